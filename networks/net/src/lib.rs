@@ -1,0 +1,25 @@
+//! The contract between the swarmux engine and its network backends.
+//!
+//! Every network (eDonkey2000, BitTorrent, Gnutella, ...) implements [`Network`]
+//! and runs as its own task. The engine sends it [`NetCommand`]s and receives
+//! [`NetEvent`]s; nothing else crosses the boundary, so a new network plugs in
+//! without touching the engine's core.
+
+pub mod hash;
+pub mod hashing;
+pub mod limits;
+pub mod message;
+pub mod network;
+pub mod query;
+pub mod search;
+pub mod share;
+
+pub use hash::ContentHash;
+pub use limits::Limits;
+pub use message::{
+    DownloadId, DownloadSpec, DownloadStats, NetCommand, NetEvent, PeerInfo, ServerInfo, UploadInfo,
+};
+pub use network::{Network, NetworkContext};
+pub use query::{parse_query, QueryExpr, QueryParseError};
+pub use search::{FileKind, SearchHit, SearchId, SearchRequest};
+pub use share::SharedFile;
