@@ -1,0 +1,1 @@
+//! The ed2k client backend: server connection, peer transfers, uploads.

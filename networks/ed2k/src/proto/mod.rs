@@ -1,0 +1,1 @@
+//! Sans-IO eDonkey2000 protocol core: framing, tags, messages, query trees, links.

@@ -1,0 +1,1 @@
+//! An ed2k-compatible index server (`swarmux index-server`).

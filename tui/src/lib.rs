@@ -1,0 +1,1 @@
+//! The swarmux terminal UI.
