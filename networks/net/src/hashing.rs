@@ -96,7 +96,7 @@ impl FileHasher {
     /// Finishes and returns all hashes.
     pub fn finish(mut self) -> FileHashes {
         // The last (possibly empty) part: an exact multiple gets the empty-part hash.
-        if self.part_fill > 0 || self.parts.is_empty() || self.size % ED2K_PART_SIZE == 0 {
+        if self.part_fill > 0 || self.parts.is_empty() || self.size.is_multiple_of(ED2K_PART_SIZE) {
             self.parts.push(self.part.finalize().into());
         }
         FileHashes {

@@ -38,7 +38,8 @@ impl NetworkContext {
 pub type NetworkTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A peer-to-peer network backend. Object-safe: the engine keeps
-/// `Box<dyn Network>` values and runs each as its own task.
+/// `Box<dyn Network>` values (so it can still parse links) and runs the task
+/// each one returns from [`Network::run`].
 pub trait Network: Send + 'static {
     /// Short lowercase name: `ed2k`, `bittorrent`, `gnutella`.
     fn name(&self) -> &'static str;
@@ -49,9 +50,11 @@ pub trait Network: Send + 'static {
     /// Parses a link into (name, size, hash) so the engine can queue it.
     fn parse_link(&self, link: &str) -> Result<(String, u64, crate::ContentHash), String>;
 
-    /// Runs the network until [`NetCommand::Shutdown`] or the command channel closes.
+    /// Returns the network's task, which runs until [`NetCommand::Shutdown`] or
+    /// the command channel closes. Called once; the task owns what it needs
+    /// (implementations clone their configuration into it).
     fn run(
-        self: Box<Self>,
+        &self,
         ctx: NetworkContext,
         commands: mpsc::UnboundedReceiver<NetCommand>,
     ) -> NetworkTask;

@@ -1,0 +1,115 @@
+//! Starting the engine headless: config, store, control socket, networks.
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::store::Store;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use swarmux_ed2k::client::{Ed2kConfig, Ed2kNetwork};
+use swarmux_net::Network;
+
+/// Command-line overrides of the config file for `swarmux daemon`.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct DaemonOverrides {
+    /// TCP port for ed2k peers (0 = any free port; see ports.json).
+    #[arg(long, value_name = "PORT")]
+    pub ed2k_port: Option<u16>,
+    /// An ed2k server to connect to, HOST:PORT (repeatable).
+    #[arg(long = "server", value_name = "HOST:PORT")]
+    pub servers: Vec<String>,
+    /// Where finished files go.
+    #[arg(long, value_name = "DIR")]
+    pub download_dir: Option<PathBuf>,
+    /// A folder to share (repeatable).
+    #[arg(long = "share", value_name = "DIR")]
+    pub shares: Vec<PathBuf>,
+    /// Global download limit in KiB/s (0 = unlimited).
+    #[arg(long, value_name = "KIB")]
+    pub max_download_rate: Option<u64>,
+    /// Global upload limit in KiB/s (0 = unlimited).
+    #[arg(long, value_name = "KIB")]
+    pub max_upload_rate: Option<u64>,
+    /// Number of upload slots.
+    #[arg(long, value_name = "N")]
+    pub upload_slots: Option<usize>,
+}
+
+impl DaemonOverrides {
+    fn apply(&self, c: &mut Config) {
+        if let Some(p) = self.ed2k_port {
+            c.ed2k.port = p;
+        }
+        c.ed2k.servers.extend(self.servers.iter().cloned());
+        if let Some(d) = &self.download_dir {
+            c.download_dir = d.clone();
+        }
+        c.shared_dirs.extend(self.shares.iter().cloned());
+        if let Some(r) = self.max_download_rate {
+            c.limits.download_kib = r;
+        }
+        if let Some(r) = self.max_upload_rate {
+            c.limits.upload_kib = r;
+        }
+        if let Some(n) = self.upload_slots {
+            c.limits.upload_slots = n;
+        }
+    }
+}
+
+/// Reads the ed2k user hash from the data dir, creating one on first run
+/// with eMule's markers (byte 5 = 14, byte 14 = 111).
+fn user_hash(data_dir: &Path) -> anyhow::Result<[u8; 16]> {
+    let path = data_dir.join("ed2k_userhash");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(h) = <[u8; 16]>::try_from(bytes.as_slice()) {
+            return Ok(h);
+        }
+    }
+    let mut h: [u8; 16] = rand::random();
+    h[5] = 14;
+    h[14] = 111;
+    std::fs::write(&path, h)?;
+    Ok(h)
+}
+
+/// Runs the engine until `swarmux stop`, SIGINT or SIGTERM.
+pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Result<()> {
+    let mut config = Config::load_or_create(&data_dir)?;
+    overrides.apply(&mut config);
+    let store = Arc::new(Store::open(&data_dir.join("swarmux.redb"))?);
+    let socket = data_dir.join(swarmux_api::SOCKET_NAME);
+    let listener = crate::control::bind(&socket).await?;
+    let mut networks: Vec<Box<dyn Network>> = Vec::new();
+    if config.ed2k.enabled {
+        networks.push(Box::new(Ed2kNetwork::new(Ed2kConfig {
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.ed2k.port)),
+            // The engine adds configured and remembered servers at start.
+            servers: Vec::new(),
+            nickname: config.ed2k.nickname.clone(),
+            user_hash: user_hash(&data_dir)?,
+            max_sources_per_download: config.ed2k.max_sources_per_download,
+            max_connections: config.ed2k.max_connections,
+        })));
+    }
+    let (engine, handle, rx) = Engine::start(config, data_dir.clone(), store, networks)?;
+    let server = tokio::spawn(crate::control::serve(listener, handle));
+    tracing::info!("swarmux daemon {} running for {}", std::process::id(), data_dir.display());
+    engine.run(rx, shutdown_signal()).await;
+    server.abort();
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

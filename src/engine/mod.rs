@@ -1,0 +1,348 @@
+//! The engine: owns the queue, the search hub, the shares and the network
+//! tasks. Everything reaches it as an [`EngineMsg`] on one channel, and it
+//! publishes a fresh [`Snapshot`] whenever its state changed.
+
+mod files;
+mod net_events;
+pub mod queue;
+mod requests;
+pub mod search_hub;
+mod snapshot;
+
+use crate::config::Config;
+use crate::store::Store;
+use queue::Queue;
+use search_hub::SearchHub;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use swarmux_api::{HashingView, LogLine, Request, Response, Snapshot};
+use swarmux_net::message::LogLevel;
+use swarmux_net::{Limits, NetCommand, NetEvent, Network, NetworkContext, SharedFile};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Log lines kept in memory (the snapshot carries the newest of them).
+const LOG_KEPT: usize = 500;
+/// How often shared folders are rescanned for new or changed files.
+const RESCAN_EVERY: Duration = Duration::from_secs(600);
+
+/// Messages into the engine.
+pub enum EngineMsg {
+    /// A client request and where to send the answer.
+    Request(Request, oneshot::Sender<Response>),
+    /// An event from network number `.0`.
+    Net(usize, NetEvent),
+    /// Hashing progress of the share scanner (`None` when idle).
+    Hashing(Option<HashingView>),
+    /// A finished share scan.
+    Scanned(Vec<SharedFile>),
+    /// A completed download was moved (or failed to move) to the download folder.
+    Moved {
+        id: u64,
+        result: Result<PathBuf, String>,
+    },
+}
+
+/// How clients reach a running engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub tx: mpsc::UnboundedSender<EngineMsg>,
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+}
+
+/// A started network: its name and command channel, and its per-network state.
+struct NetSlot {
+    network: Box<dyn Network>,
+    commands: mpsc::UnboundedSender<NetCommand>,
+    servers: Vec<swarmux_net::ServerInfo>,
+    uploads: Vec<swarmux_net::UploadInfo>,
+    uploaded: u64,
+    listening: BTreeMap<String, std::net::SocketAddr>,
+}
+
+/// The engine state. Built by [`Engine::start`], driven by [`Engine::run`].
+pub struct Engine {
+    config: Config,
+    data_dir: PathBuf,
+    store: Arc<Store>,
+    limits: Arc<Limits>,
+    nets: Vec<NetSlot>,
+    queue: Queue,
+    hub: SearchHub,
+    shares: Arc<Vec<SharedFile>>,
+    hashing: Option<HashingView>,
+    scanning: bool,
+    rescan_pending: bool,
+    log: VecDeque<LogLine>,
+    tx: mpsc::UnboundedSender<EngineMsg>,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    seq: u64,
+    dirty: bool,
+    stopping: bool,
+    started: u64,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Loads the queue from the store, starts every network task, and returns
+    /// the engine with its handle and receiver.
+    pub fn start(
+        config: Config,
+        data_dir: PathBuf,
+        store: Arc<Store>,
+        networks: Vec<Box<dyn Network>>,
+    ) -> anyhow::Result<(Engine, EngineHandle, mpsc::UnboundedReceiver<EngineMsg>)> {
+        std::fs::create_dir_all(&config.download_dir)?;
+        std::fs::create_dir_all(&config.temp_dir)?;
+        let limits = Arc::new(Limits::new(
+            config.limits.download_kib * 1024,
+            config.limits.upload_kib * 1024,
+            config.limits.upload_slots,
+        ));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (snapshot_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+        let mut nets = Vec::new();
+        for (index, network) in networks.into_iter().enumerate() {
+            let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+            let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+            let ctx = NetworkContext {
+                events: ev_tx,
+                limits: limits.clone(),
+                data_dir: data_dir.clone(),
+            };
+            tokio::spawn(network.run(ctx, cmd_rx));
+            let fwd = tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = ev_rx.recv().await {
+                    if fwd.send(EngineMsg::Net(index, ev)).is_err() {
+                        break;
+                    }
+                }
+            });
+            nets.push(NetSlot {
+                network,
+                commands: cmd_tx,
+                servers: Vec::new(),
+                uploads: Vec::new(),
+                uploaded: 0,
+                listening: BTreeMap::new(),
+            });
+        }
+        let mut queue = Queue::default();
+        for rec in store.downloads()? {
+            queue.insert(rec);
+        }
+        let engine = Engine {
+            config,
+            data_dir,
+            store,
+            limits,
+            nets,
+            queue,
+            hub: SearchHub::default(),
+            shares: Arc::new(Vec::new()),
+            hashing: None,
+            scanning: false,
+            rescan_pending: false,
+            log: VecDeque::new(),
+            tx: tx.clone(),
+            snapshot_tx,
+            seq: 0,
+            dirty: true,
+            stopping: false,
+            started: now_secs(),
+        };
+        Ok((engine, EngineHandle { tx, snapshots }, rx))
+    }
+
+    /// Runs until a stop request or `shutdown` resolves; then tells every
+    /// network to shut down.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<EngineMsg>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        self.connect_known_servers();
+        self.rescan_shares();
+        self.schedule();
+        let mut publish = tokio::time::interval(Duration::from_millis(200));
+        let mut rescan = tokio::time::interval(RESCAN_EVERY);
+        rescan.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                _ = publish.tick() => self.publish(),
+                _ = rescan.tick() => self.rescan_shares(),
+                _ = &mut shutdown => break,
+            }
+            if self.stopping {
+                break;
+            }
+        }
+        self.info("engine", "stopping");
+        self.publish();
+        for net in &self.nets {
+            let _ = net.commands.send(NetCommand::Shutdown);
+        }
+        // Give networks a moment to say goodbye to servers and peers.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    fn handle(&mut self, msg: EngineMsg) {
+        self.dirty = true;
+        match msg {
+            EngineMsg::Request(req, reply) => {
+                let resp = self.request(req);
+                let _ = reply.send(resp);
+            }
+            EngineMsg::Net(index, ev) => self.net_event(index, ev),
+            EngineMsg::Hashing(h) => self.hashing = h,
+            EngineMsg::Scanned(files) => self.scanned(files),
+            EngineMsg::Moved { id, result } => self.moved(id, result),
+        }
+    }
+
+    /// Adds a log line (also written to the daemon's own log).
+    fn log_line(&mut self, level: LogLevel, source: &str, message: String) {
+        match level {
+            LogLevel::Info => tracing::info!(target: "swarmux", "{source}: {message}"),
+            LogLevel::Warn => tracing::warn!(target: "swarmux", "{source}: {message}"),
+            LogLevel::Error => tracing::error!(target: "swarmux", "{source}: {message}"),
+        }
+        if self.log.len() == LOG_KEPT {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine {
+            time: now_secs(),
+            source: source.to_string(),
+            level,
+            message,
+        });
+        self.dirty = true;
+    }
+
+    fn info(&mut self, source: &str, message: impl Into<String>) {
+        self.log_line(LogLevel::Info, source, message.into());
+    }
+
+    fn net_index(&self, name: &str) -> Option<usize> {
+        self.nets.iter().position(|n| n.network.name() == name)
+    }
+
+    fn send_to(&self, network: &str, cmd: NetCommand) {
+        if let Some(i) = self.net_index(network) {
+            let _ = self.nets[i].commands.send(cmd);
+        }
+    }
+
+    fn broadcast(&self, cmd: NetCommand) {
+        for net in &self.nets {
+            let _ = net.commands.send(cmd.clone());
+        }
+    }
+
+    fn connect_known_servers(&mut self) {
+        let mut servers: Vec<String> = self.config.ed2k.servers.clone();
+        match self.store.servers("ed2k") {
+            Ok(known) => servers.extend(known),
+            Err(e) => self.log_line(LogLevel::Error, "engine", format!("reading servers: {e}")),
+        }
+        servers.dedup();
+        for s in servers {
+            self.send_to("ed2k", NetCommand::AddServer(s));
+        }
+    }
+
+    /// Starts a share scan, or marks one as wanted if one is running.
+    fn rescan_shares(&mut self) {
+        if self.scanning {
+            self.rescan_pending = true;
+            return;
+        }
+        self.scanning = true;
+        let mut dirs = self.config.shared_dirs.clone();
+        match self.store.share_dirs() {
+            Ok(d) => dirs.extend(d),
+            Err(e) => self.log_line(LogLevel::Error, "shares", format!("reading share list: {e}")),
+        }
+        let tx = self.tx.clone();
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut last = std::time::Instant::now();
+            let files = crate::shares::scan(&dirs, &store, &mut |view| {
+                if last.elapsed() > Duration::from_millis(250) {
+                    last = std::time::Instant::now();
+                    let _ = tx.send(EngineMsg::Hashing(Some(view)));
+                }
+                true
+            });
+            let _ = tx.send(EngineMsg::Hashing(None));
+            let _ = tx.send(EngineMsg::Scanned(files));
+        });
+    }
+
+    fn scanned(&mut self, files: Vec<SharedFile>) {
+        self.scanning = false;
+        if *self.shares != files {
+            self.info("shares", format!("sharing {} files", files.len()));
+            self.shares = Arc::new(files);
+            self.broadcast(NetCommand::SharesChanged(self.shares.clone()));
+        }
+        if std::mem::take(&mut self.rescan_pending) {
+            self.rescan_shares();
+        }
+    }
+
+    /// Runs the scheduler and tells networks to start or stop downloads.
+    fn schedule(&mut self) {
+        let s = self.queue.schedule(self.config.max_active_downloads);
+        for id in s.stop {
+            if let Some(d) = self.queue.get(id) {
+                let _ = self.store.put_download(&d.rec);
+                self.send_to(&d.rec.network, NetCommand::PauseDownload(id));
+            }
+        }
+        for id in s.start {
+            if let Some(d) = self.queue.get(id) {
+                let _ = self.store.put_download(&d.rec);
+                let spec = swarmux_net::DownloadSpec {
+                    id,
+                    name: d.rec.name.clone(),
+                    size: d.rec.size,
+                    hash: match d.rec.hash.parse() {
+                        Ok(h) => h,
+                        Err(_) => continue,
+                    },
+                    link: d.rec.link.clone(),
+                    temp_path: d.rec.temp_path.clone(),
+                    verified: d.rec.verified.clone(),
+                    meta: d.rec.meta.clone(),
+                };
+                self.send_to(&d.rec.network, NetCommand::StartDownload(spec));
+            }
+        }
+    }
+
+    /// Publishes a new snapshot if anything changed since the last one.
+    fn publish(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        self.seq += 1;
+        let snap = self.snapshot();
+        self.snapshot_tx.send_replace(Arc::new(snap));
+    }
+}

@@ -1,0 +1,140 @@
+//! Handling of events from the network tasks.
+
+use super::files::move_into;
+use super::{EngineMsg, Engine};
+use std::path::PathBuf;
+use swarmux_api::DownloadState;
+use swarmux_net::message::LogLevel;
+use swarmux_net::NetEvent;
+
+impl Engine {
+    pub(super) fn net_event(&mut self, index: usize, ev: NetEvent) {
+        let net = self.nets[index].network.name();
+        match ev {
+            NetEvent::Listening { name, addr } => {
+                self.nets[index].listening.insert(name.clone(), addr);
+                self.info(net, format!("listening on {addr} ({name})"));
+                self.write_ports();
+            }
+            NetEvent::Hit(hit) => {
+                self.hub.add_hit(hit);
+            }
+            NetEvent::SearchDone { search } => self.hub.network_done(search, net),
+            NetEvent::DownloadMeta { id, parts, meta } => {
+                if let Some(d) = self.queue.get_mut(id) {
+                    d.rec.parts_total = parts;
+                    d.rec.verified.resize(parts, false);
+                    d.rec.meta = Some(meta.clone());
+                    if let Err(e) = self.store.set_meta(id, parts, meta) {
+                        self.log_line(LogLevel::Error, "store", format!("saving #{id}: {e}"));
+                    }
+                }
+            }
+            NetEvent::PartVerified { id, part } => {
+                if let Some(d) = self.queue.get_mut(id) {
+                    if d.rec.verified.len() <= part {
+                        d.rec.verified.resize(part + 1, false);
+                    }
+                    d.rec.verified[part] = true;
+                    let total = d.rec.parts_total.max(d.rec.verified.len());
+                    d.rec.parts_total = total;
+                    if let Err(e) = self.store.mark_verified(id, part, total) {
+                        self.log_line(LogLevel::Error, "store", format!("saving #{id}: {e}"));
+                    }
+                }
+            }
+            NetEvent::PartCorrupt { id, part, blamed } => {
+                let name = self.queue.get(id).map(|d| d.rec.name.clone()).unwrap_or_default();
+                self.log_line(
+                    LogLevel::Warn,
+                    net,
+                    format!(
+                        "part {part} of #{id} {name} failed verification and will be fetched again; blamed: {}",
+                        blamed.join(", ")
+                    ),
+                );
+            }
+            NetEvent::Progress { id, stats } => {
+                if let Some(d) = self.queue.get_mut(id) {
+                    if d.running {
+                        d.stats = stats;
+                    }
+                }
+            }
+            NetEvent::Completed { id } => self.completed(id),
+            NetEvent::Failed { id, reason } => {
+                if let Some(d) = self.queue.get_mut(id) {
+                    d.running = false;
+                    d.rec.state = DownloadState::Error(reason.clone());
+                    let rec = d.rec.clone();
+                    let _ = self.store.put_download(&rec);
+                    self.log_line(LogLevel::Error, net, format!("#{id} {} failed: {reason}", rec.name));
+                    self.schedule();
+                }
+            }
+            NetEvent::Uploads(u) => self.nets[index].uploads = u,
+            NetEvent::Servers(s) => self.nets[index].servers = s,
+            NetEvent::Uploaded(total) => self.nets[index].uploaded = total,
+            NetEvent::Log { level, message } => self.log_line(level, net, message),
+        }
+    }
+
+    /// All parts are verified: move the file out of `temp/` off the engine thread.
+    fn completed(&mut self, id: u64) {
+        let Some(d) = self.queue.get_mut(id) else {
+            return;
+        };
+        d.running = false;
+        d.rec.state = DownloadState::Verifying;
+        let (temp, name) = (d.rec.temp_path.clone(), d.rec.name.clone());
+        let rec = d.rec.clone();
+        let _ = self.store.put_download(&rec);
+        let dir = self.config.download_dir.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = move_into(&temp, &dir, &name).map_err(|e| e.to_string());
+            let _ = tx.send(EngineMsg::Moved { id, result });
+        });
+        self.schedule();
+    }
+
+    pub(super) fn moved(&mut self, id: u64, result: Result<PathBuf, String>) {
+        let Some(d) = self.queue.get_mut(id) else {
+            return;
+        };
+        match result {
+            Ok(path) => {
+                d.rec.state = DownloadState::Complete;
+                d.rec.final_path = Some(path.clone());
+                d.rec.verified.iter_mut().for_each(|v| *v = true);
+                let rec = d.rec.clone();
+                let _ = self.store.put_download(&rec);
+                self.info("queue", format!("#{id} complete: {}", path.display()));
+                // A finished file is shared from where it landed.
+                self.rescan_shares();
+            }
+            Err(e) => {
+                d.rec.state = DownloadState::Error(format!("moving the finished file: {e}"));
+                let rec = d.rec.clone();
+                let _ = self.store.put_download(&rec);
+                self.log_line(LogLevel::Error, "queue", format!("#{id}: cannot move the finished file: {e}"));
+            }
+        }
+    }
+
+    /// Writes `ports.json`: every socket each network bound, for tests and scripts.
+    pub(super) fn write_ports(&mut self) {
+        let mut map = serde_json::Map::new();
+        for net in &self.nets {
+            for (name, addr) in &net.listening {
+                map.insert(name.clone(), serde_json::json!(addr.port()));
+            }
+        }
+        let path = self.data_dir.join("ports.json");
+        let tmp = self.data_dir.join("ports.json.tmp");
+        let body = serde_json::Value::Object(map).to_string();
+        if let Err(e) = std::fs::write(&tmp, body).and_then(|_| std::fs::rename(&tmp, &path)) {
+            self.log_line(LogLevel::Error, "engine", format!("writing {}: {e}", path.display()));
+        }
+    }
+}

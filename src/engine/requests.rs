@@ -1,0 +1,270 @@
+//! Handling of control requests.
+
+use super::files::temp_name;
+use super::{now_secs, Engine};
+use crate::store::DownloadRecord;
+use swarmux_api::{DownloadState, Request, Response, SearchParams};
+use swarmux_net::message::LogLevel;
+use swarmux_net::{parse_query, NetCommand, SearchRequest};
+
+fn error(message: impl Into<String>) -> Response {
+    Response::Error {
+        message: message.into(),
+    }
+}
+
+impl Engine {
+    pub(super) fn request(&mut self, req: Request) -> Response {
+        match req {
+            Request::Snapshot | Request::Subscribe => Response::Snapshot(Box::new(self.snapshot())),
+            Request::Search(p) => self.search(p),
+            Request::Get { target } => self.get(&target),
+            Request::Pause { id } => self.pause(id),
+            Request::Resume { id } => self.resume(id),
+            Request::Cancel { id } => self.cancel(id),
+            Request::Priority { id, priority } => match self.queue.get_mut(id) {
+                Some(d) => {
+                    d.rec.priority = priority;
+                    let _ = self.store.put_download(&d.rec);
+                    self.schedule();
+                    Response::Ok
+                }
+                None => no_such(id),
+            },
+            Request::ShareAdd { dir } => self.share_add(&dir),
+            Request::ShareRemove { dir } => match self.store.remove_share_dir(dir.as_ref()) {
+                Ok(true) => {
+                    self.info("shares", format!("stopped sharing {dir}"));
+                    self.rescan_shares();
+                    Response::Ok
+                }
+                Ok(false) => error(format!("{dir} is not a shared folder (see `swarmux share list`)")),
+                Err(e) => error(e.to_string()),
+            },
+            Request::ServersAdd { addr } => self.server_add(&addr),
+            Request::ServersRemove { addr } => match self.store.remove_server("ed2k", &addr) {
+                Ok(removed) => {
+                    self.send_to("ed2k", NetCommand::RemoveServer(addr.clone()));
+                    if removed {
+                        Response::Ok
+                    } else {
+                        error(format!("{addr} is not in the server list"))
+                    }
+                }
+                Err(e) => error(e.to_string()),
+            },
+            Request::ServersImport { path } => self.servers_import(&path),
+            Request::SetLimits {
+                download,
+                upload,
+                slots,
+            } => {
+                if let Some(d) = download {
+                    self.limits.download.set_rate(d);
+                }
+                if let Some(u) = upload {
+                    self.limits.upload.set_rate(u);
+                }
+                if let Some(s) = slots {
+                    self.limits.set_upload_slots(s);
+                }
+                Response::Ok
+            }
+            Request::Stop => {
+                self.stopping = true;
+                Response::Ok
+            }
+        }
+    }
+
+    fn search(&mut self, p: SearchParams) -> Response {
+        let expr = match parse_query(&p.text) {
+            Ok(e) => e,
+            Err(e) => return error(e.to_string()),
+        };
+        let targets: Vec<String> = self
+            .nets
+            .iter()
+            .map(|n| n.network.name().to_string())
+            .filter(|n| p.networks.is_empty() || p.networks.contains(n))
+            .collect();
+        if targets.is_empty() {
+            return error("no enabled network matches the search's network list");
+        }
+        let id = self.hub.start(&p.text, &targets);
+        let req = std::sync::Arc::new(SearchRequest {
+            id,
+            text: p.text.clone(),
+            expr,
+            min_size: p.min_size,
+            max_size: p.max_size,
+            kind: p.kind,
+            extension: p.extension.map(|e| e.trim_start_matches('.').to_ascii_lowercase()),
+        });
+        for t in &targets {
+            self.send_to(t, NetCommand::Search(req.clone()));
+        }
+        self.info("search", format!("#{id} \"{}\" sent to {}", p.text, targets.join(", ")));
+        Response::SearchStarted { id }
+    }
+
+    fn get(&mut self, target: &str) -> Response {
+        let target = target.trim();
+        let link = match target.parse::<u64>() {
+            Ok(row) => match self.hub.links_of_row(row) {
+                Some(links) => links[0].1.clone(),
+                None => return error(format!("no search result #{row} (results of the last 8 searches can be fetched)")),
+            },
+            Err(_) => target.to_string(),
+        };
+        let Some(net) = self.nets.iter().find(|n| n.network.handles_link(&link)) else {
+            return error(format!("no network understands {link:?} (expected an ed2k:// link or a result number)"));
+        };
+        let network = net.network.name().to_string();
+        let (name, size, hash) = match net.network.parse_link(&link) {
+            Ok(v) => v,
+            Err(e) => return error(format!("bad link: {e}")),
+        };
+        let hash = hash.to_string();
+        if let Some(d) = self.queue.find_unfinished(&hash) {
+            return error(format!("already in the queue as #{} ({})", d.rec.id, d.rec.name));
+        }
+        let id = match self.store.next_download_id() {
+            Ok(id) => id,
+            Err(e) => return error(e.to_string()),
+        };
+        let rec = DownloadRecord {
+            id,
+            name: name.clone(),
+            size,
+            network,
+            temp_path: self.config.temp_dir.join(temp_name(id, &hash)),
+            hash,
+            link,
+            priority: Default::default(),
+            state: DownloadState::Queued,
+            final_path: None,
+            meta: None,
+            parts_total: 0,
+            verified: Vec::new(),
+            added: now_secs(),
+            order: self.queue.next_order(),
+        };
+        if let Err(e) = self.store.put_download(&rec) {
+            return error(format!("cannot save the queue: {e}"));
+        }
+        self.queue.insert(rec);
+        self.info("queue", format!("#{id} added: {name}"));
+        self.schedule();
+        match self.queue.get(id) {
+            Some(d) => Response::Added {
+                download: Box::new(d.view()),
+            },
+            None => error("the download vanished"),
+        }
+    }
+
+    fn pause(&mut self, id: u64) -> Response {
+        let Some(d) = self.queue.get_mut(id) else {
+            return no_such(id);
+        };
+        match d.rec.state {
+            DownloadState::Queued | DownloadState::Downloading => {}
+            ref s => return error(format!("#{id} is {} and cannot be paused", s.label())),
+        }
+        let was_running = std::mem::take(&mut d.running);
+        d.rec.state = DownloadState::Paused;
+        d.stats = Default::default();
+        let rec = d.rec.clone();
+        let _ = self.store.put_download(&rec);
+        if was_running {
+            self.send_to(&rec.network, NetCommand::PauseDownload(id));
+        }
+        self.schedule();
+        Response::Ok
+    }
+
+    fn resume(&mut self, id: u64) -> Response {
+        let Some(d) = self.queue.get_mut(id) else {
+            return no_such(id);
+        };
+        match d.rec.state {
+            DownloadState::Paused | DownloadState::Error(_) => {
+                d.rec.state = DownloadState::Queued;
+                let _ = self.store.put_download(&d.rec.clone());
+                self.schedule();
+                Response::Ok
+            }
+            ref s => error(format!("#{id} is {}, not paused", s.label())),
+        }
+    }
+
+    fn cancel(&mut self, id: u64) -> Response {
+        let Some(d) = self.queue.remove(id) else {
+            return no_such(id);
+        };
+        if d.running {
+            self.send_to(&d.rec.network, NetCommand::CancelDownload(id));
+        }
+        if d.rec.state != DownloadState::Complete {
+            let _ = std::fs::remove_file(&d.rec.temp_path);
+        }
+        if let Err(e) = self.store.delete_download(id) {
+            self.log_line(LogLevel::Error, "queue", format!("forgetting #{id}: {e}"));
+        }
+        self.info("queue", format!("#{id} cancelled: {}", d.rec.name));
+        self.schedule();
+        Response::Ok
+    }
+
+    fn share_add(&mut self, dir: &str) -> Response {
+        let path = match std::fs::canonicalize(dir) {
+            Ok(p) if p.is_dir() => p,
+            Ok(_) => return error(format!("{dir} is not a folder")),
+            Err(e) => return error(format!("cannot share {dir}: {e}")),
+        };
+        if let Err(e) = self.store.add_share_dir(&path) {
+            return error(e.to_string());
+        }
+        self.info("shares", format!("sharing {}", path.display()));
+        self.rescan_shares();
+        Response::Ok
+    }
+
+    fn server_add(&mut self, addr: &str) -> Response {
+        let addr = match swarmux_ed2k::proto::link::parse_server_address(addr) {
+            Ok(a) => a,
+            Err(e) => return error(e),
+        };
+        if let Err(e) = self.store.add_server("ed2k", &addr) {
+            return error(e.to_string());
+        }
+        self.send_to("ed2k", NetCommand::AddServer(addr));
+        Response::Ok
+    }
+
+    fn servers_import(&mut self, path: &str) -> Response {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => return error(format!("cannot read {path}: {e}")),
+        };
+        let servers = match swarmux_ed2k::proto::servermet::parse(&bytes) {
+            Ok(s) => s,
+            Err(e) => return error(format!("{path} is not a valid server.met: {e}")),
+        };
+        let mut count = 0;
+        for s in servers {
+            let addr = format!("{}:{}", s.ip, s.port);
+            if self.store.add_server("ed2k", &addr).is_ok() {
+                self.send_to("ed2k", NetCommand::AddServer(addr));
+                count += 1;
+            }
+        }
+        self.info("servers", format!("imported {count} servers from {path}"));
+        Response::Imported { count }
+    }
+}
+
+fn no_such(id: u64) -> Response {
+    error(format!("no download #{id} (see `swarmux list`)"))
+}

@@ -1,0 +1,98 @@
+//! Building the snapshot clients render.
+
+use super::Engine;
+use swarmux_api::{
+    DaemonInfo, NetworkView, SharedFileView, SharesView, Snapshot, Totals, UploadView,
+};
+
+/// Log lines carried in each snapshot.
+const LOG_IN_SNAPSHOT: usize = 200;
+
+impl Engine {
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let downloads: Vec<_> = self.queue.iter().map(|d| d.view()).collect();
+        let uploads: Vec<UploadView> = self
+            .nets
+            .iter()
+            .flat_map(|n| {
+                n.uploads.iter().map(|u| UploadView {
+                    network: n.network.name().to_string(),
+                    info: u.clone(),
+                })
+            })
+            .collect();
+        let networks = self
+            .nets
+            .iter()
+            .map(|n| NetworkView {
+                name: n.network.name().to_string(),
+                servers: n.servers.clone(),
+                listening: n
+                    .listening
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+                uploaded: n.uploaded,
+            })
+            .collect::<Vec<_>>();
+        let totals = Totals {
+            down_rate: downloads.iter().map(|d| d.rate).sum(),
+            up_rate: uploads.iter().map(|u| u.info.rate).sum(),
+            received: downloads.iter().map(|d| d.received).sum(),
+            uploaded: self.nets.iter().map(|n| n.uploaded).sum(),
+            down_limit: self.limits.download.rate(),
+            up_limit: self.limits.upload.rate(),
+            upload_slots: self.limits.upload_slots(),
+            max_active_downloads: self.config.max_active_downloads,
+            connected_servers: networks
+                .iter()
+                .flat_map(|n| n.servers.iter())
+                .filter(|s| s.state == "connected")
+                .count(),
+        };
+        let mut dirs: Vec<String> = self
+            .config
+            .shared_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        if let Ok(extra) = self.store.share_dirs() {
+            dirs.extend(extra.iter().map(|d| d.display().to_string()));
+        }
+        let skip = self.log.len().saturating_sub(LOG_IN_SNAPSHOT);
+        Snapshot {
+            seq: self.seq,
+            daemon: DaemonInfo {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                data_dir: self.data_dir.display().to_string(),
+                download_dir: self.config.download_dir.display().to_string(),
+                started: self.started,
+            },
+            totals,
+            searches: self.hub.views(),
+            downloads,
+            shares: SharesView {
+                dirs,
+                files: self
+                    .shares
+                    .iter()
+                    .map(|f| SharedFileView {
+                        path: f.path.display().to_string(),
+                        size: f.size,
+                        ed2k: hex_of(&f.ed2k),
+                    })
+                    .collect(),
+                hashing: self.hashing.clone(),
+            },
+            uploads,
+            networks,
+            log: self.log.iter().skip(skip).cloned().collect(),
+        }
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
