@@ -109,7 +109,7 @@ async fn index_server(data_dir: &PathBuf, args: IndexServerArgs) -> anyhow::Resu
         cfg.message = m;
     }
     let server = swarmux_ed2k::server::bind(cfg).await?;
-    let addr = server.local_addr();
+    let addr = server.local_addr()?;
     let ports = serde_json::json!({ "index_server": addr.port() }).to_string();
     std::fs::write(data_dir.join("ports.json"), ports)?;
     println!("swarmux index-server listening on {addr}");

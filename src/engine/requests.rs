@@ -232,7 +232,7 @@ impl Engine {
     }
 
     fn server_add(&mut self, addr: &str) -> Response {
-        let addr = match swarmux_ed2k::proto::link::parse_server_address(addr) {
+        let addr = match server_address(addr) {
             Ok(a) => a,
             Err(e) => return error(e),
         };
@@ -248,7 +248,7 @@ impl Engine {
             Ok(b) => b,
             Err(e) => return error(format!("cannot read {path}: {e}")),
         };
-        let servers = match swarmux_ed2k::proto::servermet::parse(&bytes) {
+        let servers = match swarmux_ed2k::proto::parse_server_met(&bytes) {
             Ok(s) => s,
             Err(e) => return error(format!("{path} is not a valid server.met: {e}")),
         };
@@ -262,6 +262,24 @@ impl Engine {
         }
         self.info("servers", format!("imported {count} servers from {path}"));
         Response::Imported { count }
+    }
+}
+
+/// Normalizes `HOST:PORT` or an `ed2k://|server|HOST|PORT|/` link to `HOST:PORT`.
+fn server_address(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    if input.starts_with("ed2k://") {
+        return match swarmux_ed2k::proto::parse_link(input) {
+            Ok(swarmux_ed2k::proto::Ed2kLink::Server { host, port }) => Ok(format!("{host}:{port}")),
+            Ok(_) => Err("that is a file link; servers add takes a server link or HOST:PORT".into()),
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    match input.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(input.to_string())
+        }
+        _ => Err(format!("{input:?} is not HOST:PORT (for example 127.0.0.1:4661)")),
     }
 }
 

@@ -1,0 +1,507 @@
+//! The per-download coordinator task: keeps the source list, starts peer
+//! connections, verifies finished parts, bans corrupt sources and reports
+//! progress.
+
+use super::env::Env;
+use super::part_file::{PartFile, SourceId};
+use super::peer_conn;
+use super::rate::RateMeter;
+use super::source::DlCore;
+use super::storage::DiskFile;
+use crate::proto::link::{parse_link, Ed2kLink};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use swarmux_net::hashing::ed2k_part_range;
+use swarmux_net::message::LogLevel;
+use swarmux_net::{ContentHash, DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Ask the server for sources this often while the download runs.
+const SOURCE_REASK: Duration = Duration::from_secs(300);
+/// Corrupt parts a source may send before it is banned.
+const MAX_FAULTS: u32 = 2;
+
+/// One peer's row in the Downloads pane.
+#[derive(Debug, Default)]
+pub struct PeerStat {
+    pub addr: String,
+    pub client: String,
+    pub state: String,
+    pub downloading: bool,
+    pub queue_rank: Option<u32>,
+    pub meter: RateMeter,
+}
+
+/// Download state shared with the peer connections.
+pub struct DlShared {
+    pub core: DlCore,
+    pub peers: HashMap<SourceId, PeerStat>,
+    pub meter: RateMeter,
+}
+
+/// What a peer connection holds to work on a download.
+#[derive(Clone)]
+pub struct DlLink {
+    pub id: DownloadId,
+    pub hash: [u8; 16],
+    pub shared: Arc<Mutex<DlShared>>,
+    pub file: DiskFile,
+    pub tx: mpsc::UnboundedSender<DlMsg>,
+}
+
+impl DlLink {
+    /// Locks the shared state (a poisoned lock is still usable).
+    pub fn lock(&self) -> MutexGuard<'_, DlShared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Messages to the coordinator.
+#[derive(Debug)]
+pub enum DlMsg {
+    /// Sources learned from the server (or a link).
+    Sources(Vec<SocketAddr>),
+    /// A peer connection for this download ended.
+    PeerEnded {
+        sid: SourceId,
+        reason: String,
+        no_file: bool,
+    },
+    /// These parts have all their blocks on disk.
+    Verify(Vec<usize>),
+    Verified {
+        part: usize,
+        ok: bool,
+    },
+    /// A verified hashset arrived.
+    Hashset(Vec<[u8; 16]>),
+    /// A connection that called us back attached itself as a source.
+    Attached { sid: SourceId, addr: SocketAddr },
+    Stop,
+}
+
+/// Messages from downloads to the network loop.
+#[derive(Debug)]
+pub enum MainMsg {
+    /// Ask the current server for sources of this file.
+    GetSources { id: DownloadId, hash: [u8; 16] },
+    /// The download ended (completed or failed) on its own.
+    Finished(DownloadId),
+}
+
+/// The network loop's handle on a running download.
+pub struct DlHandle {
+    pub hash: [u8; 16],
+    pub tx: mpsc::UnboundedSender<DlMsg>,
+    pub task: JoinHandle<()>,
+    /// Set once the temp file is open.
+    pub link: Arc<Mutex<Option<DlLink>>>,
+}
+
+struct Entry {
+    next_try: Instant,
+    active: Option<SourceId>,
+    fails: u32,
+}
+
+/// Starts the coordinator for a download.
+pub fn spawn(
+    spec: DownloadSpec,
+    env: Arc<Env>,
+    main: mpsc::UnboundedSender<MainMsg>,
+    max_sources: usize,
+) -> Result<DlHandle, String> {
+    let ContentHash::Ed2k(hash) = spec.hash else {
+        return Err("not an ed2k download".into());
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let link = Arc::new(Mutex::new(None));
+    let c = Coordinator {
+        id: spec.id,
+        hash,
+        env,
+        main,
+        tx: tx.clone(),
+        max_sources: max_sources.max(1),
+        sources: HashMap::new(),
+        sid_addr: HashMap::new(),
+        peers: HashMap::new(),
+        faults: HashMap::new(),
+        banned: HashSet::new(),
+        verifying: HashSet::new(),
+        link_slot: link.clone(),
+    };
+    let task = tokio::spawn(c.run(spec, rx));
+    Ok(DlHandle {
+        hash,
+        tx,
+        task,
+        link,
+    })
+}
+
+struct Coordinator {
+    id: DownloadId,
+    hash: [u8; 16],
+    env: Arc<Env>,
+    main: mpsc::UnboundedSender<MainMsg>,
+    tx: mpsc::UnboundedSender<DlMsg>,
+    max_sources: usize,
+    sources: HashMap<SocketAddr, Entry>,
+    sid_addr: HashMap<SourceId, SocketAddr>,
+    peers: HashMap<SourceId, JoinHandle<()>>,
+    faults: HashMap<SocketAddr, u32>,
+    banned: HashSet<SocketAddr>,
+    verifying: HashSet<usize>,
+    link_slot: Arc<Mutex<Option<DlLink>>>,
+}
+
+/// Decodes persisted meta (the concatenated part hashes).
+fn hashset_from_meta(meta: &[u8]) -> Vec<[u8; 16]> {
+    meta.chunks_exact(16)
+        .filter_map(|c| <[u8; 16]>::try_from(c).ok())
+        .collect()
+}
+
+impl Coordinator {
+    async fn run(mut self, spec: DownloadSpec, mut rx: mpsc::UnboundedReceiver<DlMsg>) {
+        let file = match DiskFile::open_temp(spec.temp_path.clone(), spec.size).await {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail(format!("cannot open {}: {e}", spec.temp_path.display()));
+                return;
+            }
+        };
+        let mut core = DlCore {
+            hash: self.hash,
+            size: spec.size,
+            parts: PartFile::new(spec.size, &spec.verified),
+            hashset: None,
+        };
+        let mut link_sources = Vec::new();
+        let mut candidates = Vec::new();
+        if let Some(m) = &spec.meta {
+            candidates.push(hashset_from_meta(m));
+        }
+        if let Ok(Ed2kLink::File(l)) = parse_link(&spec.link) {
+            link_sources = l.sources.iter().map(|a| SocketAddr::V4(*a)).collect();
+            if let Some(p) = l.part_hashes {
+                candidates.push(p);
+            }
+        }
+        let persisted = spec.meta.is_some();
+        if let Some(h) = candidates.into_iter().find(|h| core.hashset_valid(h)) {
+            core.hashset = Some(h);
+        }
+        if core.parts.part_count() == 1 && core.hashset.is_none() {
+            core.hashset = Some(vec![self.hash]);
+        }
+        if let (Some(h), false) = (&core.hashset, persisted) {
+            self.emit_meta(core.parts.part_count(), h);
+        }
+        let link = DlLink {
+            id: self.id,
+            hash: self.hash,
+            shared: Arc::new(Mutex::new(DlShared {
+                core,
+                peers: HashMap::new(),
+                meter: RateMeter::new(),
+            })),
+            file,
+            tx: self.tx.clone(),
+        };
+        *self.link_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
+        if link.lock().core.parts.is_complete() {
+            self.env.emit(NetEvent::Completed { id: self.id });
+            let _ = self.main.send(MainMsg::Finished(self.id));
+            return;
+        }
+        self.add_sources(link_sources);
+        let _ = self.main.send(MainMsg::GetSources {
+            id: self.id,
+            hash: self.hash,
+        });
+        let mut reask = tokio::time::interval_at(Instant::now() + SOURCE_REASK, SOURCE_REASK);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    if matches!(msg, DlMsg::Stop) {
+                        break;
+                    }
+                    if self.on_msg(msg, &link) {
+                        // Completed.
+                        self.stop_peers(&link);
+                        let _ = self.main.send(MainMsg::Finished(self.id));
+                        return;
+                    }
+                }
+                _ = reask.tick() => {
+                    let _ = self.main.send(MainMsg::GetSources { id: self.id, hash: self.hash });
+                }
+                _ = tick.tick() => {
+                    self.connect_more(&link);
+                    self.progress(&link);
+                }
+            }
+        }
+        self.stop_peers(&link);
+    }
+
+    fn fail(&self, reason: String) {
+        self.env.emit(NetEvent::Failed {
+            id: self.id,
+            reason,
+        });
+        let _ = self.main.send(MainMsg::Finished(self.id));
+    }
+
+    fn emit_meta(&self, parts: usize, hashset: &[[u8; 16]]) {
+        self.env.emit(NetEvent::DownloadMeta {
+            id: self.id,
+            parts,
+            meta: hashset.concat(),
+        });
+    }
+
+    fn stop_peers(&mut self, link: &DlLink) {
+        let mut g = link.lock();
+        for (sid, h) in self.peers.drain() {
+            h.abort();
+            g.core.parts.remove_source(sid);
+            g.peers.remove(&sid);
+        }
+    }
+
+    fn add_sources(&mut self, addrs: Vec<SocketAddr>) {
+        let me = self.env.port.load(std::sync::atomic::Ordering::Relaxed);
+        let my_ip = crate::proto::server_msg::u32_to_ip(
+            self.env.client_id.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        for a in addrs {
+            if a.port() == 0 || self.banned.contains(&a) || (a.port() == me && a.ip() == my_ip) {
+                continue;
+            }
+            self.sources.entry(a).or_insert(Entry {
+                next_try: Instant::now(),
+                active: None,
+                fails: 0,
+            });
+        }
+    }
+
+    /// Handles a message; true when the download is complete.
+    fn on_msg(&mut self, msg: DlMsg, link: &DlLink) -> bool {
+        match msg {
+            DlMsg::Sources(a) => self.add_sources(a),
+            DlMsg::Attached { sid, addr } => {
+                self.sid_addr.insert(sid, addr);
+            }
+            DlMsg::PeerEnded {
+                sid,
+                reason,
+                no_file,
+            } => self.peer_ended(sid, &reason, no_file, link),
+            DlMsg::Verify(parts) => self.verify(parts, link),
+            DlMsg::Verified { part, ok } => return self.verified(part, ok, link),
+            DlMsg::Hashset(h) => {
+                let parts = link.lock().core.parts.part_count();
+                self.emit_meta(parts, &h);
+                let pending = link.lock().core.parts.unverified_complete();
+                self.verify(pending, link);
+            }
+            DlMsg::Stop => {}
+        }
+        false
+    }
+
+    fn peer_ended(&mut self, sid: SourceId, reason: &str, no_file: bool, link: &DlLink) {
+        self.peers.remove(&sid);
+        {
+            let mut g = link.lock();
+            g.core.parts.remove_source(sid);
+            g.peers.remove(&sid);
+        }
+        let Some(addr) = self.sid_addr.get(&sid).copied() else {
+            return;
+        };
+        if no_file {
+            self.sources.remove(&addr);
+            return;
+        }
+        if let Some(e) = self.sources.get_mut(&addr) {
+            e.active = None;
+            let wait = if reason.starts_with("connect") {
+                e.fails += 1;
+                Duration::from_secs(30 * u64::from(e.fails.min(20)))
+            } else {
+                Duration::from_secs(60)
+            };
+            e.next_try = Instant::now() + wait;
+            if e.fails >= 5 {
+                self.sources.remove(&addr);
+            }
+        }
+    }
+
+    fn connect_more(&mut self, link: &DlLink) {
+        let now = Instant::now();
+        let mut active = self.peers.len();
+        let ready: Vec<SocketAddr> = self
+            .sources
+            .iter()
+            .filter(|(_, e)| e.active.is_none() && e.next_try <= now)
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in ready {
+            if active >= self.max_sources {
+                break;
+            }
+            let sid = self.env.next_id();
+            self.sid_addr.insert(sid, addr);
+            if let Some(e) = self.sources.get_mut(&addr) {
+                e.active = Some(sid);
+            }
+            link.lock().peers.insert(
+                sid,
+                PeerStat {
+                    addr: addr.to_string(),
+                    state: "connecting".into(),
+                    ..PeerStat::default()
+                },
+            );
+            let h = tokio::spawn(peer_conn::connect(
+                self.env.clone(),
+                addr,
+                Some((link.clone(), sid)),
+            ));
+            self.peers.insert(sid, h);
+            active += 1;
+        }
+    }
+
+    fn verify(&mut self, parts: Vec<usize>, link: &DlLink) {
+        for part in parts {
+            if !self.verifying.insert(part) {
+                continue;
+            }
+            let (expected, size) = {
+                let g = link.lock();
+                (g.core.part_hash(part), g.core.size)
+            };
+            let Some(expected) = expected else {
+                // No hashset yet: verified when it arrives.
+                self.verifying.remove(&part);
+                continue;
+            };
+            let (s, e) = ed2k_part_range(size, part);
+            let file = link.file.clone();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let ok = file.md4_range(s, e).await.is_ok_and(|h| h == expected);
+                let _ = tx.send(DlMsg::Verified { part, ok });
+            });
+        }
+    }
+
+    fn verified(&mut self, part: usize, ok: bool, link: &DlLink) -> bool {
+        self.verifying.remove(&part);
+        if ok {
+            let complete = {
+                let mut g = link.lock();
+                g.core.parts.mark_verified(part);
+                g.core.parts.is_complete()
+            };
+            self.env.emit(NetEvent::PartVerified { id: self.id, part });
+            if complete {
+                self.progress(link);
+                self.env.emit(NetEvent::Completed { id: self.id });
+            }
+            return complete;
+        }
+        let sids = link.lock().core.parts.reset_part(part);
+        let mut blamed = Vec::new();
+        for sid in sids {
+            let Some(addr) = self.sid_addr.get(&sid).copied() else {
+                continue;
+            };
+            blamed.push(addr.to_string());
+            let f = self.faults.entry(addr).or_insert(0);
+            *f += 1;
+            if *f >= MAX_FAULTS && self.banned.insert(addr) {
+                self.env.log(
+                    LogLevel::Warn,
+                    format!("banned {addr}: sent {f} corrupt parts"),
+                );
+                self.sources.remove(&addr);
+                if let Some(h) = self.peers.remove(&sid) {
+                    h.abort();
+                    let mut g = link.lock();
+                    g.core.parts.remove_source(sid);
+                    g.peers.remove(&sid);
+                }
+            }
+        }
+        blamed.sort();
+        blamed.dedup();
+        self.env.emit(NetEvent::PartCorrupt {
+            id: self.id,
+            part,
+            blamed,
+        });
+        false
+    }
+
+    fn progress(&mut self, link: &DlLink) {
+        let mut g = link.lock();
+        let mut peers = Vec::new();
+        let (mut active, mut queued, mut best_rank) = (0u32, 0u32, u32::MAX);
+        for p in g.peers.values_mut() {
+            if p.downloading {
+                active += 1;
+            }
+            if let Some(r) = p.queue_rank {
+                queued += 1;
+                best_rank = best_rank.min(r);
+            }
+            peers.push(PeerInfo {
+                addr: p.addr.clone(),
+                client: p.client.clone(),
+                state: p.state.clone(),
+                received: p.meter.total(),
+                rate: p.meter.rate(),
+            });
+        }
+        peers.sort_by(|a, b| a.addr.cmp(&b.addr));
+        let up = self.env.server_up.load(std::sync::atomic::Ordering::Relaxed);
+        let note = if active > 0 {
+            String::new()
+        } else if queued > 0 {
+            let s = if queued == 1 { "" } else { "s" };
+            format!("queued at rank {best_rank} on {queued} source{s}")
+        } else if !g.peers.is_empty() {
+            format!("connecting to {} sources", g.peers.len())
+        } else if self.sources.is_empty() && !up {
+            "waiting for a server".into()
+        } else if self.sources.is_empty() {
+            "no sources".into()
+        } else {
+            "waiting to retry sources".into()
+        };
+        let stats = DownloadStats {
+            received: g.meter.total(),
+            rate: g.meter.rate(),
+            sources: self.sources.len() as u32,
+            active_sources: active,
+            note,
+            peers,
+        };
+        drop(g);
+        self.env.emit(NetEvent::Progress { id: self.id, stats });
+    }
+}

@@ -1,0 +1,117 @@
+//! State shared by the network loop, the downloads and every peer connection.
+
+use super::download::DlLink;
+use super::serve::ShareIndex;
+use super::uploader::Uploads;
+use crate::proto::peer_msg::{Hello, PeerCaps};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use swarmux_net::message::LogLevel;
+use swarmux_net::{Limits, NetEvent};
+use tokio::sync::mpsc;
+
+/// Who we are and what we share, plus the engine's event channel.
+pub struct Env {
+    pub user_hash: [u8; 16],
+    pub nickname: String,
+    /// Our listening TCP port (set once bound).
+    pub port: AtomicU16,
+    /// Our id on the current server (0 when not logged in).
+    pub client_id: AtomicU32,
+    /// The current server in ed2k layout (ip, port), for hellos.
+    pub server: Mutex<(u32, u16)>,
+    /// True while logged in to a server.
+    pub server_up: AtomicBool,
+    pub shares: RwLock<Arc<ShareIndex>>,
+    pub uploads: Uploads,
+    pub limits: Arc<Limits>,
+    events: mpsc::UnboundedSender<NetEvent>,
+    next_id: AtomicU64,
+    /// Open peer connections.
+    pub conns: AtomicUsize,
+    /// Low-id sources we asked the server to make call us back, by their id.
+    pub callbacks: Mutex<HashMap<u32, DlLink>>,
+}
+
+impl Env {
+    /// Fresh state for one network run.
+    pub fn new(
+        user_hash: [u8; 16],
+        nickname: String,
+        limits: Arc<Limits>,
+        events: mpsc::UnboundedSender<NetEvent>,
+    ) -> Self {
+        Env {
+            user_hash,
+            nickname,
+            port: AtomicU16::new(0),
+            client_id: AtomicU32::new(0),
+            server: Mutex::new((0, 0)),
+            server_up: AtomicBool::new(false),
+            shares: RwLock::new(Arc::new(ShareIndex::default())),
+            uploads: Uploads::new(limits.clone()),
+            limits,
+            events,
+            next_id: AtomicU64::new(1),
+            callbacks: Mutex::new(HashMap::new()),
+            conns: AtomicUsize::new(0),
+        }
+    }
+
+    /// A new id for a connection or source.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends an event to the engine.
+    pub fn emit(&self, e: NetEvent) {
+        let _ = self.events.send(e);
+    }
+
+    /// Sends a log line to the engine.
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        self.emit(NetEvent::Log {
+            level,
+            message: message.into(),
+        });
+    }
+
+    /// The current shared-file index.
+    pub fn shares(&self) -> Arc<ShareIndex> {
+        self.shares
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Our hello (or hello answer) body.
+    pub fn hello(&self) -> Hello {
+        let server = *self.server.lock().unwrap_or_else(|e| e.into_inner());
+        Hello::new(
+            self.user_hash,
+            self.client_id.load(Ordering::Relaxed),
+            self.port.load(Ordering::Relaxed),
+            &self.nickname,
+            PeerCaps::swarmux(),
+            server,
+        )
+    }
+}
+
+/// Counts an open peer connection until dropped (also when its task is aborted).
+pub struct ConnGuard(Arc<Env>);
+
+impl ConnGuard {
+    /// Counts one more connection.
+    pub fn new(env: Arc<Env>) -> Self {
+        env.conns.fetch_add(1, Ordering::Relaxed);
+        ConnGuard(env)
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.conns.fetch_sub(1, Ordering::Relaxed);
+    }
+}

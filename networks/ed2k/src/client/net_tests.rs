@@ -1,0 +1,285 @@
+//! End-to-end tests: two `Ed2kNetwork`s on 127.0.0.1 talking to each other
+//! directly (link sources) and through the index server.
+
+use super::{Ed2kConfig, Ed2kNetwork};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use swarmux_net::hashing::hash_reader;
+use swarmux_net::{
+    ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, NetworkContext, SharedFile,
+};
+use tokio::sync::mpsc;
+
+pub struct Node {
+    pub cmd: mpsc::UnboundedSender<NetCommand>,
+    pub events: mpsc::UnboundedReceiver<NetEvent>,
+    pub port: u16,
+}
+
+pub async fn start_node(servers: Vec<String>, hash_byte: u8, dir: &Path, slots: usize) -> Node {
+    let mut user_hash = [hash_byte; 16];
+    user_hash[5] = 14;
+    user_hash[14] = 111;
+    let net = Ed2kNetwork::new(Ed2kConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        servers,
+        nickname: format!("node{hash_byte}"),
+        user_hash,
+        max_sources_per_download: 5,
+        max_connections: 50,
+    });
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let (ctx_tx, crx) = mpsc::unbounded_channel();
+    let ctx = NetworkContext {
+        events: etx,
+        limits: Arc::new(Limits::new(0, 0, slots)),
+        data_dir: dir.to_path_buf(),
+    };
+    tokio::spawn(net.run(ctx, crx));
+    let port = loop {
+        match tokio::time::timeout(Duration::from_secs(5), erx.recv()).await {
+            Ok(Some(NetEvent::Listening { addr, .. })) => break addr.port(),
+            Ok(Some(_)) => {}
+            _ => panic!("no Listening event"),
+        }
+    };
+    Node {
+        cmd: ctx_tx,
+        events: erx,
+        port,
+    }
+}
+
+pub fn share(path: &Path) -> SharedFile {
+    let h = hash_reader(std::fs::File::open(path).unwrap(), |_| true).unwrap();
+    SharedFile {
+        path: path.to_path_buf(),
+        name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        size: h.size,
+        ed2k: h.ed2k,
+        ed2k_parts: h.ed2k_parts,
+        sha1: h.sha1,
+    }
+}
+
+pub fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Waits for an event matching `f`, panicking after `secs`.
+pub async fn wait_for<T>(
+    rx: &mut mpsc::UnboundedReceiver<NetEvent>,
+    secs: u64,
+    mut f: impl FnMut(&NetEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("timed out waiting for an event")
+            .expect("network ended");
+        if let NetEvent::Failed { reason, .. } = &ev {
+            panic!("download failed: {reason}");
+        }
+        if let Some(t) = f(&ev) {
+            return t;
+        }
+    }
+}
+
+fn spec(f: &SharedFile, link: String, temp: &Path) -> DownloadSpec {
+    DownloadSpec {
+        id: 7,
+        name: f.name.clone(),
+        size: f.size,
+        hash: ContentHash::Ed2k(f.ed2k),
+        link,
+        temp_path: temp.to_path_buf(),
+        verified: vec![],
+        meta: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_download_from_link_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src_path = dir.path().join("data file.bin");
+    let data = pseudo_random(2 * 9_728_000 + 123_457, 1);
+    std::fs::write(&src_path, &data).unwrap();
+    let shared = share(&src_path);
+    let mut a = start_node(vec![], 1, dir.path(), 3).await;
+    let mut b = start_node(vec![], 2, dir.path(), 3).await;
+    a.cmd
+        .send(NetCommand::SharesChanged(Arc::new(vec![shared.clone()])))
+        .unwrap();
+    let link = format!(
+        "{}|sources,127.0.0.1:{}|/",
+        crate::proto::link::file_link(&shared.name, shared.size, shared.ed2k),
+        a.port
+    );
+    let temp = dir.path().join("temp/dl.part");
+    let started = std::time::Instant::now();
+    b.cmd
+        .send(NetCommand::StartDownload(spec(&shared, link, &temp)))
+        .unwrap();
+    let mut verified = vec![];
+    let mut meta = None;
+    wait_for(&mut b.events, 60, |e| match e {
+        NetEvent::PartVerified { part, .. } => {
+            verified.push(*part);
+            None
+        }
+        NetEvent::DownloadMeta { parts, meta: m, .. } => {
+            meta = Some((*parts, m.len()));
+            None
+        }
+        NetEvent::Completed { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "direct download: {} bytes in {secs:.2} s = {:.1} MiB/s",
+        data.len(),
+        data.len() as f64 / secs / 1048576.0
+    );
+    verified.sort();
+    assert_eq!(verified, vec![0, 1, 2]);
+    assert_eq!(meta, Some((3, 3 * 16)));
+    assert!(std::fs::read(&temp).unwrap() == data, "downloaded file differs");
+    // The uploader reports its total.
+    let up = wait_for(&mut a.events, 10, |e| match e {
+        NetEvent::Uploaded(n) if *n >= data.len() as u64 => Some(*n),
+        _ => None,
+    })
+    .await;
+    assert!(up >= data.len() as u64);
+    let _ = a.cmd.send(NetCommand::Shutdown);
+    let _ = b.cmd.send(NetCommand::Shutdown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_source_is_blamed_and_banned() {
+    // The "uploader" shares a file whose bytes differ from the hashes it claims.
+    let dir = tempfile::tempdir().unwrap();
+    let good = pseudo_random(300_000, 3);
+    let path = dir.path().join("bad.bin");
+    std::fs::write(&path, &good).unwrap();
+    let shared = share(&path);
+    let mut bad = good.clone();
+    bad[1000] ^= 0xFF;
+    std::fs::write(&path, &bad).unwrap();
+    let a = start_node(vec![], 3, dir.path(), 3).await;
+    let mut b = start_node(vec![], 4, dir.path(), 3).await;
+    a.cmd
+        .send(NetCommand::SharesChanged(Arc::new(vec![shared.clone()])))
+        .unwrap();
+    let link = format!(
+        "{}|sources,127.0.0.1:{}|/",
+        crate::proto::link::file_link(&shared.name, shared.size, shared.ed2k),
+        a.port
+    );
+    let temp = dir.path().join("bad.part");
+    b.cmd
+        .send(NetCommand::StartDownload(spec(&shared, link, &temp)))
+        .unwrap();
+    let blamed = wait_for(&mut b.events, 30, |e| match e {
+        NetEvent::PartCorrupt { part: 0, blamed, .. } => Some(blamed.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(blamed, vec![format!("127.0.0.1:{}", a.port)]);
+    let line = wait_for(&mut b.events, 120, |e| match e {
+        NetEvent::Log { message, .. } if message.starts_with("banned") => Some(message.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(line, format!("banned 127.0.0.1:{}: sent 2 corrupt parts", a.port));
+    let _ = a.cmd.send(NetCommand::Shutdown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_login_search_and_download() {
+    use crate::server::{bind, IndexServerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let server = bind(IndexServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let srv = server.local_addr().unwrap().to_string();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = stop_rx.await;
+    }));
+    let path = dir.path().join("Ubuntu Swarm Test.iso");
+    let data = pseudo_random(9_728_000 + 5000, 9);
+    std::fs::write(&path, &data).unwrap();
+    let shared = share(&path);
+    let mut a = start_node(vec![srv.clone()], 5, dir.path(), 3).await;
+    a.cmd
+        .send(NetCommand::SharesChanged(Arc::new(vec![shared.clone()])))
+        .unwrap();
+    let high = |e: &NetEvent| match e {
+        NetEvent::Servers(s) if s.iter().any(|s| s.identity.starts_with("high ID")) => {
+            Some(s[0].identity.clone())
+        }
+        _ => None,
+    };
+    assert_eq!(wait_for(&mut a.events, 20, high).await, "high ID 16777343");
+    let mut b = start_node(vec![srv.clone()], 6, dir.path(), 3).await;
+    wait_for(&mut b.events, 20, high).await;
+    // The offer may land a moment after the login.
+    let mut hit = None;
+    for round in 0..20u64 {
+        let req = swarmux_net::SearchRequest {
+            id: round,
+            text: "swarm iso".into(),
+            expr: swarmux_net::parse_query("swarm iso").unwrap(),
+            min_size: None,
+            max_size: None,
+            kind: None,
+            extension: None,
+        };
+        b.cmd.send(NetCommand::Search(Arc::new(req))).unwrap();
+        let mut hits = vec![];
+        wait_for(&mut b.events, 40, |e| match e {
+            NetEvent::Hit(h) => {
+                hits.push(h.clone());
+                None
+            }
+            NetEvent::SearchDone { search } if *search == round => Some(()),
+            _ => None,
+        })
+        .await;
+        if let Some(h) = hits.into_iter().next() {
+            hit = Some(h);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let hit = hit.expect("search found nothing");
+    assert_eq!(hit.hashes, vec![ContentHash::Ed2k(shared.ed2k)]);
+    assert_eq!(hit.size, shared.size);
+    let temp = dir.path().join("iso.part");
+    b.cmd
+        .send(NetCommand::StartDownload(spec(&shared, hit.link.clone(), &temp)))
+        .unwrap();
+    wait_for(&mut b.events, 60, |e| match e {
+        NetEvent::Completed { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(std::fs::read(&temp).unwrap() == data);
+    let _ = stop_tx.send(());
+}

@@ -1,0 +1,341 @@
+//! What the screen shows, read back from ratatui's `TestBackend`.
+
+use super::fixture;
+use crate::app::App;
+use crate::ui;
+use crate::update::{update, Event};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+const SMALL: (u16, u16) = (80, 24);
+const LARGE: (u16, u16) = (120, 35);
+
+fn draw(app: &App) -> Buffer {
+    let (cols, rows) = app.ui.size;
+    let mut terminal = Terminal::new(TestBackend::new(cols, rows)).expect("test terminal");
+    terminal.draw(|frame| ui::render(app, frame)).expect("draw");
+    terminal.backend().buffer().clone()
+}
+
+fn lines(buffer: &Buffer) -> Vec<String> {
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content()
+        .chunks(width)
+        .map(|row| row.iter().map(|c| c.symbol()).collect())
+        .collect()
+}
+
+/// The screen as text, one line per terminal row.
+fn screen(app: &App) -> String {
+    lines(&draw(app)).join("\n")
+}
+
+/// An app of `size` showing pane `digit` after `keys`.
+fn app_at(size: (u16, u16), digit: char, keys: &str) -> App {
+    let mut app = fixture::app(size.0, size.1);
+    for c in std::iter::once(digit).chain(keys.chars()) {
+        update(
+            &mut app,
+            Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    }
+    app
+}
+
+fn assert_shows(screen: &str, expected: &[&str]) {
+    for text in expected {
+        assert!(screen.contains(text), "missing {text:?} in\n{screen}");
+    }
+}
+
+fn assert_hides(screen: &str, unexpected: &[&str]) {
+    for text in unexpected {
+        assert!(!screen.contains(text), "unexpected {text:?} in\n{screen}");
+    }
+}
+
+#[test]
+fn search_pane_at_both_sizes() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '1', ""));
+        assert_shows(
+            &s,
+            &[
+                "Search: ubuntu iso",
+                "3 results",
+                "waiting for kad",
+                "ubuntu-24.04-desktop-amd64.iso",
+                "6.0 GiB",
+                "42 (30)",
+                "12.0 MiB",
+                "sort: sources",
+            ],
+        );
+        // The most sources come first.
+        let first = s.find("ubuntu-24.04").expect("row");
+        let second = s.find("ubuntu-22.04").expect("row");
+        assert!(first < second);
+    }
+    let wide = screen(&app_at(LARGE, '1', ""));
+    assert_shows(
+        &wide,
+        &["networks", "ed2k,kad", "sources (complete)", "iso"],
+    );
+    let narrow = screen(&app_at(SMALL, '1', ""));
+    assert_hides(&narrow, &["ed2k,kad"]);
+}
+
+#[test]
+fn search_pane_before_any_search() {
+    let mut app = fixture::app(SMALL.0, SMALL.1);
+    let mut snapshot = fixture::snapshot();
+    snapshot.seq += 1;
+    snapshot.searches.clear();
+    update(
+        &mut app,
+        Event::Daemon(swarmux_api::Response::Snapshot(Box::new(snapshot))),
+    );
+    assert_shows(&screen(&app), &["Press / to search"]);
+}
+
+#[test]
+fn downloads_pane_at_both_sizes() {
+    let small = screen(&app_at(SMALL, '2', ""));
+    assert_shows(
+        &small,
+        &[
+            "Downloads (5)",
+            "debian-12.5.0",
+            " 45%",
+            "640 MiB",
+            "1.2 MiB/s",
+            "5m00s",
+            "3/12",
+            "downloading",
+            "paused",
+            // The detail box of the selected download.
+            "verified parts 31/70",
+            "82.64.12.7:4662",
+            "eMule 0.50a",
+        ],
+    );
+    let large = screen(&app_at(LARGE, '2', ""));
+    assert_shows(
+        &large,
+        &[
+            "debian-12.5.0-amd64-netinst.iso",
+            "45.0%",
+            "high",
+            "prio",
+            "complete",
+            "error",
+            "verified parts 31/70",
+            "received 300 MiB this run",
+            "91.121.3.44:5000",
+            "queued #12",
+        ],
+    );
+}
+
+#[test]
+fn downloads_detail_explains_a_stall_and_an_error() {
+    let s = screen(&app_at(LARGE, '2', "j"));
+    assert_shows(
+        &s,
+        &["why: queued at rank 4 on 2 sources", "no peers connected"],
+    );
+    let s = screen(&app_at(LARGE, '2', "jjj"));
+    assert_shows(&s, &["error: disk full"]);
+    let s = screen(&app_at(LARGE, '2', "G"));
+    assert_shows(&s, &["saved to /home/ana/Downloads/sintel.mkv", "done"]);
+}
+
+#[test]
+fn shares_pane_at_both_sizes() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '3', ""));
+        assert_shows(
+            &s,
+            &[
+                "Shared folders (1)",
+                "/home/ana/Public",
+                "hashing: 2 files, 1.5 GiB left",
+                "Shared files (2)",
+                "notes.txt",
+                "2.0 KiB",
+                "Uploads (1)",
+                "77.12.9.1:4662",
+                "eMule 0.50a",
+                "12.0 MiB",
+                "50.0 KiB/s",
+            ],
+        );
+    }
+}
+
+#[test]
+fn networks_pane_at_both_sizes() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '4', ""));
+        assert_shows(
+            &s,
+            &[
+                "tcp 0.0.0.0:4662",
+                "udp 0.0.0.0:4672",
+                "1/2 connected",
+                "45.82.80.155:5687",
+                "eMule Security",
+                "connected",
+                "high ID 16777343",
+                "Razorback 3.0",
+                "connecting",
+            ],
+        );
+    }
+    let wide = screen(&app_at(LARGE, '4', ""));
+    assert_shows(&wide, &["Welcome to eMule", "31000000"]);
+}
+
+#[test]
+fn log_pane_follows_the_tail_at_both_sizes() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '5', ""));
+        assert_shows(
+            &s,
+            &[
+                "Log · following",
+                "WARN",
+                "ERROR",
+                "backup.zip: disk full",
+                "event number 39",
+            ],
+        );
+        assert_hides(&s, &["event number 0 "]);
+    }
+    let s = screen(&app_at(SMALL, '5', "kkk"));
+    assert_shows(&s, &["3 lines up", "event number 36"]);
+    assert_hides(&s, &["disk full"]);
+}
+
+#[test]
+fn status_bar_and_tabs() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '2', ""));
+        let rows: Vec<&str> = s.lines().collect();
+        assert_shows(
+            rows[0],
+            &["1 Search", "2 Downloads (5)", "3 Shares", "5 Log"],
+        );
+        let status = rows[rows.len() - 1];
+        assert_shows(
+            status,
+            &["1.2 MiB/s", "max 2.0 MiB/s", "↑", "50.0 KiB/s", "pid 4242"],
+        );
+    }
+    let s = screen(&app_at(LARGE, '2', ""));
+    let status = s.lines().last().unwrap_or_default();
+    assert_shows(
+        status,
+        &[
+            "(max 2.0 MiB/s)",
+            "servers 1",
+            "active 1/3",
+            "/home/ana/.local/share/swarmux",
+        ],
+    );
+    let s = screen(&app_at(SMALL, '2', ""));
+    let status = s.lines().last().unwrap_or_default();
+    assert_shows(status, &["srv 1", "act 1/3", "share/swarmux"]);
+}
+
+#[test]
+fn help_overlay_lists_the_keys_of_the_pane() {
+    let s = screen(&app_at(SMALL, '2', "?"));
+    assert_shows(
+        &s,
+        &[
+            "Keys: Downloads",
+            "pause or resume",
+            "+ = / -",
+            "raise / lower priority",
+            "q Ctrl-C",
+        ],
+    );
+    let s = screen(&app_at(LARGE, '1', "?"));
+    assert_shows(&s, &["Keys: Search", "download the selected result"]);
+    assert_hides(&s, &["pause or resume"]);
+}
+
+#[test]
+fn prompts_in_the_message_line() {
+    let s = screen(&app_at(SMALL, '2', "d"));
+    let last_but_one = s.lines().rev().nth(1).unwrap_or_default().to_string();
+    assert_shows(
+        &last_but_one,
+        &["Cancel download 'debian-12.5.0-amd64-netinst.iso'? y/n"],
+    );
+
+    let s = screen(&app_at(SMALL, '2', "Q"));
+    assert_shows(&s, &["Stop the engine and quit? y/n"]);
+
+    let s = screen(&app_at(SMALL, '2', "/ubuntu size>1M"));
+    assert_shows(&s, &["/ubuntu size>1M"]);
+
+    let s = screen(&app_at(SMALL, '2', "fdeb"));
+    assert_shows(&s, &["filter: deb", "debian-12.5.0"]);
+    assert_hides(&s, &["sintel"]);
+}
+
+#[test]
+fn selection_is_reversed_and_only_basic_colours_are_used() {
+    for pane in ['1', '2', '3', '4', '5'] {
+        for size in [SMALL, LARGE] {
+            let buffer = draw(&app_at(size, pane, ""));
+            for cell in buffer.content() {
+                for colour in [cell.fg, cell.bg] {
+                    assert!(
+                        !matches!(colour, Color::Rgb(..) | Color::Indexed(_)),
+                        "pane {pane}: {colour:?}"
+                    );
+                }
+            }
+        }
+    }
+    let app = app_at(SMALL, '2', "");
+    let buffer = draw(&app);
+    let rows = lines(&buffer);
+    let y = rows
+        .iter()
+        .position(|r| r.contains("debian-12.5.0") && r.contains("downloading"))
+        .expect("selected row");
+    let x = rows[y]
+        .find("debian")
+        .map(|b| rows[y][..b].chars().count())
+        .unwrap_or(0);
+    let cell = &buffer[(x as u16, y as u16)];
+    assert!(cell.modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn waiting_for_the_first_snapshot() {
+    let app = App::new(crate::keymap::KeyMap::load(None).expect("keys"));
+    assert_shows(
+        &screen(&app),
+        &["waiting for the daemon", "Press / to search"],
+    );
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    for (cols, rows) in [(1, 1), (12, 4), (40, 10), (60, 15)] {
+        for pane in ['1', '2', '3', '4', '5'] {
+            for keys in ["", "?", "d", "/abc"] {
+                draw(&app_at((cols, rows), pane, keys));
+            }
+        }
+    }
+}
