@@ -104,7 +104,10 @@ async fn client(stream: UnixStream, engine: EngineHandle) -> std::io::Result<()>
 }
 
 /// Sends the current snapshot, then every new one, until the client is gone.
-async fn push_snapshots(mut rx: watch::Receiver<Arc<Snapshot>>, out: mpsc::UnboundedSender<Vec<u8>>) {
+async fn push_snapshots(
+    mut rx: watch::Receiver<Arc<Snapshot>>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+) {
     loop {
         let snap = rx.borrow_and_update().clone();
         if out

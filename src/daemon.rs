@@ -94,7 +94,11 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
     }
     let (engine, handle, rx) = Engine::start(config, data_dir.clone(), store, networks)?;
     let server = tokio::spawn(crate::control::serve(listener, handle));
-    tracing::info!("swarmux daemon {} running for {}", std::process::id(), data_dir.display());
+    tracing::info!(
+        "swarmux daemon {} running for {}",
+        std::process::id(),
+        data_dir.display()
+    );
     engine.run(rx, shutdown_signal()).await;
     server.abort();
     let _ = std::fs::remove_file(&socket);

@@ -1,10 +1,10 @@
 //! The swarmux engine: download queue, search hub, storage, configuration,
 //! shared folders and the control API that the TUI and command line use.
 
-pub mod config;
-pub mod shares;
-pub mod store;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod engine;
+pub mod shares;
+pub mod store;

@@ -108,12 +108,14 @@ impl Store {
                  (stop it first, or use another data dir)",
                 path.display()
             ),
-            Err(e) => return Err(e).with_context(|| {
-                format!(
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
                     "cannot open the database {} (if it is damaged, move it away to start afresh)",
                     path.display()
                 )
-            }),
+                })
+            }
         };
         let store = Store {
             db,

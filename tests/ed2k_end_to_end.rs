@@ -59,7 +59,7 @@ impl Swarm {
     /// Searches from `c` until one row with both sources shows; returns its id.
     fn find(&self, c: &Node) -> u64 {
         wait_for(60, "one search row with 2 sources", || {
-            let v = c.json(&["search", "swarmux", "movie", "--wait", "3"]);
+            let v = c.json(&["search", "--wait", "3", "swarmux", "movie"]);
             let rows = v["rows"].as_array()?.clone();
             (rows.len() == 1 && rows[0]["sources"] == 2 && rows[0]["name"] == NAME)
                 .then(|| rows[0]["id"].as_u64())
@@ -69,7 +69,10 @@ impl Swarm {
 
     fn assert_identical(&self, c: &Node) {
         let got = std::fs::read(c.proc.dir.join("downloads").join(NAME)).expect("downloaded file");
-        assert!(got == self.content, "the downloaded file differs from the original");
+        assert!(
+            got == self.content,
+            "the downloaded file differs from the original"
+        );
         let temp_left = std::fs::read_dir(c.proc.dir.join("temp")).unwrap().count();
         assert_eq!(temp_left, 0, "partial data left in temp/");
     }
@@ -82,10 +85,16 @@ fn search_shows_one_row_with_two_sources_and_get_fetches_from_both() {
     let id = s.find(&c);
     let (ok, out) = cli_with_timeout(&c, &["get", &id.to_string(), "--wait"], 300);
     assert!(ok, "get --wait failed: {out}");
-    assert!(out.trim().ends_with(NAME), "get --wait prints the path: {out}");
+    assert!(
+        out.trim().ends_with(NAME),
+        "get --wait prints the path: {out}"
+    );
     s.assert_identical(&c);
     let (up_a, up_b) = (s.a.uploaded(), s.b.uploaded());
-    assert!(up_a > 0 && up_b > 0, "both sources uploaded: A {up_a}, B {up_b}");
+    assert!(
+        up_a > 0 && up_b > 0,
+        "both sources uploaded: A {up_a}, B {up_b}"
+    );
     let d = first_download(&c);
     assert_eq!(d["state"]["state"], "complete");
     assert_eq!(d["parts_verified"], 6);
@@ -156,11 +165,14 @@ fn corrupt_source_is_blamed_and_the_file_completes_from_the_honest_one() {
     let log = c.log_text();
     let b_addr = format!("127.0.0.1:{}", s.b.ed2k_port);
     assert!(
-        log.lines().any(|l| l.contains("failed verification") && l.contains(&b_addr)),
+        log.lines()
+            .any(|l| l.contains("failed verification") && l.contains(&b_addr)),
         "the log blames B ({b_addr}):\n{log}"
     );
     assert!(
-        !log.lines().any(|l| l.contains("failed verification") && l.contains(&format!("127.0.0.1:{}", s.a.ed2k_port)) && !l.contains(&b_addr)),
+        !log.lines().any(|l| l.contains("failed verification")
+            && l.contains(&format!("127.0.0.1:{}", s.a.ed2k_port))
+            && !l.contains(&b_addr)),
         "A alone was never blamed:\n{log}"
     );
 }

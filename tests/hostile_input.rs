@@ -37,7 +37,10 @@ fn index_server_drops_hostile_clients_and_keeps_serving() {
     assert!(server.proc.alive(), "the index server died");
     let log = server.proc.log();
     assert!(
-        log.lines().filter(|l| l.contains("127.0.0.1") && l.to_lowercase().contains("drop")).count() >= 3,
+        log.lines()
+            .filter(|l| l.contains("127.0.0.1") && l.to_lowercase().contains("drop"))
+            .count()
+            >= 3,
         "each hostile client gets a log line:\n{log}"
     );
     // A real client still logs in.
@@ -60,7 +63,8 @@ fn client_drops_hostile_peers_and_keeps_running() {
     node.status();
     let log = node.log_text() + &node.proc.log();
     assert!(
-        log.lines().any(|l| l.contains("127.0.0.1") && l.to_lowercase().contains("drop")),
+        log.lines()
+            .any(|l| l.contains("127.0.0.1") && l.to_lowercase().contains("drop")),
         "hostile peers get a log line:\n{log}"
     );
 }

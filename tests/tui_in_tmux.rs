@@ -39,7 +39,17 @@ fn tui_attaches_switches_panes_and_detaches_leaving_the_engine_running() {
     std::fs::write(dir.join("config.toml"), "[ed2k]\nport = 0\n").unwrap();
     let session = format!("swarmux-test-{}", std::process::id());
     let cmd = format!("{} --data-dir {}", bin(), dir.display());
-    tmux(&["new-session", "-d", "-s", &session, "-x", "100", "-y", "30", &cmd]);
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
     let first = wait_screen(&session, "Press / to search");
     println!("{first}");
     // Search input line.

@@ -78,7 +78,8 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
     /// Words to look for: `a b` (both), `a OR b`, `-c` or `NOT c` (without).
-    #[arg(required = true, num_args = 1..)]
+    /// Options go before the words, since `-word` excludes a word.
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub words: Vec<String>,
     /// Seconds to wait for results (0 = just start the search).
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
@@ -143,7 +144,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
-            let mult: u64 = match s[i..].to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+            let mult: u64 = match s[i..]
+                .to_ascii_lowercase()
+                .trim_end_matches("ib")
+                .trim_end_matches('b')
+            {
                 "" => 1,
                 "k" => 1 << 10,
                 "m" => 1 << 20,
@@ -159,7 +164,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a size (try 700M or 4.5G)"))?;
-    if !(n >= 0.0) {
+    if n.is_nan() || n < 0.0 {
         return Err(format!("{s:?} is not a size"));
     }
     Ok((n * mult as f64) as u64)
@@ -183,5 +188,16 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn excluded_words_are_words_and_flags_still_parse() {
+        let cli =
+            Cli::try_parse_from(["swarmux", "search", "--wait", "3", "ubuntu", "-beta"]).unwrap();
+        let Some(Command::Search(s)) = cli.command else {
+            panic!("not a search")
+        };
+        assert_eq!(s.words, vec!["ubuntu", "-beta"]);
+        assert_eq!(s.wait, 3.0);
     }
 }

@@ -52,7 +52,10 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
                 print_json(&servers);
             } else {
                 for srv in servers {
-                    println!("{}  [{}]  {}  {}", srv.addr, srv.state, srv.name, srv.identity);
+                    println!(
+                        "{}  [{}]  {}  {}",
+                        srv.addr, srv.state, srv.name, srv.identity
+                    );
                 }
             }
             return Ok(0);
@@ -64,8 +67,12 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
             id,
             priority: Priority::parse(&level).unwrap_or_default(),
         },
-        Command::Share(ShareCommand::Add { dir }) => Request::ShareAdd { dir: absolute(&dir) },
-        Command::Share(ShareCommand::Remove { dir }) => Request::ShareRemove { dir: absolute(&dir) },
+        Command::Share(ShareCommand::Add { dir }) => Request::ShareAdd {
+            dir: absolute(&dir),
+        },
+        Command::Share(ShareCommand::Remove { dir }) => Request::ShareRemove {
+            dir: absolute(&dir),
+        },
         Command::Servers(ServersCommand::Add { addr }) => Request::ServersAdd { addr },
         Command::Servers(ServersCommand::Remove { addr }) => Request::ServersRemove { addr },
         Command::Servers(ServersCommand::Import { file }) => Request::ServersImport {
@@ -103,9 +110,16 @@ fn print_json<T: serde::Serialize>(v: &T) {
 }
 
 async fn search(client: &mut Client, json: bool, args: SearchArgs) -> anyhow::Result<i32> {
+    if let Some(flag) = args.words.iter().find(|w| w.starts_with("--")) {
+        anyhow::bail!(
+            "{flag} comes after the search words; put options first, e.g. `swarmux search --wait 3 ubuntu -beta`"
+        );
+    }
     let kind = match &args.kind {
         Some(k) => Some(FileKind::parse(k).ok_or_else(|| {
-            anyhow::anyhow!("unknown type {k:?}: use audio, video, image, program, document, archive or iso")
+            anyhow::anyhow!(
+                "unknown type {k:?}: use audio, video, image, program, document, archive or iso"
+            )
         })?),
         None => None,
     };

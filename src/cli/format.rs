@@ -20,7 +20,10 @@ pub fn size(n: u64) -> String {
 
 /// Search rows as a table.
 pub fn results(rows: &[ResultRow]) -> String {
-    let mut out = format!("{:>5}  {:>10}  {:>7}  {:<10}  NAME\n", "ID", "SIZE", "SOURCES", "NETWORKS");
+    let mut out = format!(
+        "{:>5}  {:>10}  {:>7}  {:<10}  NAME\n",
+        "ID", "SIZE", "SOURCES", "NETWORKS"
+    );
     for r in rows {
         out += &format!(
             "{:>5}  {:>10}  {:>7}  {:<10}  {}\n",

@@ -7,7 +7,7 @@ mod format;
 
 use crate::config::{default_data_dir, Config};
 use args::{Cli, Command, IndexServerArgs};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Runs what the command line asks for; returns the process exit code.
@@ -86,7 +86,7 @@ async fn wait_for_socket(socket: &Path) -> anyhow::Result<swarmux_api::Client> {
 }
 
 /// Runs the ed2k index server until SIGINT or SIGTERM.
-async fn index_server(data_dir: &PathBuf, args: IndexServerArgs) -> anyhow::Result<()> {
+async fn index_server(data_dir: &Path, args: IndexServerArgs) -> anyhow::Result<()> {
     let config = Config::load_or_create(data_dir)?;
     let s = &config.index_server;
     let mut cfg = swarmux_ed2k::server::IndexServerConfig {

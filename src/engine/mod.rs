@@ -272,10 +272,14 @@ impl Engine {
             return;
         }
         self.scanning = true;
-        let mut dirs = self.config.shared_dirs.clone();
+        let mut dirs = self.shared_dirs();
         match self.store.share_dirs() {
             Ok(d) => dirs.extend(d),
-            Err(e) => self.log_line(LogLevel::Error, "shares", format!("reading share list: {e}")),
+            Err(e) => self.log_line(
+                LogLevel::Error,
+                "shares",
+                format!("reading share list: {e}"),
+            ),
         }
         let tx = self.tx.clone();
         let store = self.store.clone();
@@ -291,6 +295,14 @@ impl Engine {
             let _ = tx.send(EngineMsg::Hashing(None));
             let _ = tx.send(EngineMsg::Scanned(files));
         });
+    }
+
+    /// The configured shared folders plus the download folder: finished
+    /// files are shared where they land, as aMule and mldonkey do.
+    fn shared_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.config.download_dir.clone()];
+        dirs.extend(self.config.shared_dirs.iter().cloned());
+        dirs
     }
 
     fn scanned(&mut self, files: Vec<SharedFile>) {

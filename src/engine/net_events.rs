@@ -1,7 +1,7 @@
 //! Handling of events from the network tasks.
 
 use super::files::move_into;
-use super::{EngineMsg, Engine};
+use super::{Engine, EngineMsg};
 use std::path::PathBuf;
 use swarmux_api::DownloadState;
 use swarmux_net::message::LogLevel;
@@ -44,7 +44,11 @@ impl Engine {
                 }
             }
             NetEvent::PartCorrupt { id, part, blamed } => {
-                let name = self.queue.get(id).map(|d| d.rec.name.clone()).unwrap_or_default();
+                let name = self
+                    .queue
+                    .get(id)
+                    .map(|d| d.rec.name.clone())
+                    .unwrap_or_default();
                 self.log_line(
                     LogLevel::Warn,
                     net,
@@ -68,7 +72,11 @@ impl Engine {
                     d.rec.state = DownloadState::Error(reason.clone());
                     let rec = d.rec.clone();
                     let _ = self.store.put_download(&rec);
-                    self.log_line(LogLevel::Error, net, format!("#{id} {} failed: {reason}", rec.name));
+                    self.log_line(
+                        LogLevel::Error,
+                        net,
+                        format!("#{id} {} failed: {reason}", rec.name),
+                    );
                     self.schedule();
                 }
             }
@@ -86,6 +94,11 @@ impl Engine {
         };
         d.running = false;
         d.rec.state = DownloadState::Verifying;
+        // Keep what was received; the peers and rates no longer apply.
+        d.stats.peers.clear();
+        d.stats.rate = 0;
+        d.stats.active_sources = 0;
+        d.stats.note.clear();
         let (temp, name) = (d.rec.temp_path.clone(), d.rec.name.clone());
         let rec = d.rec.clone();
         let _ = self.store.put_download(&rec);
@@ -117,7 +130,11 @@ impl Engine {
                 d.rec.state = DownloadState::Error(format!("moving the finished file: {e}"));
                 let rec = d.rec.clone();
                 let _ = self.store.put_download(&rec);
-                self.log_line(LogLevel::Error, "queue", format!("#{id}: cannot move the finished file: {e}"));
+                self.log_line(
+                    LogLevel::Error,
+                    "queue",
+                    format!("#{id}: cannot move the finished file: {e}"),
+                );
             }
         }
     }
@@ -134,7 +151,11 @@ impl Engine {
         let tmp = self.data_dir.join("ports.json.tmp");
         let body = serde_json::Value::Object(map).to_string();
         if let Err(e) = std::fs::write(&tmp, body).and_then(|_| std::fs::rename(&tmp, &path)) {
-            self.log_line(LogLevel::Error, "engine", format!("writing {}: {e}", path.display()));
+            self.log_line(
+                LogLevel::Error,
+                "engine",
+                format!("writing {}: {e}", path.display()),
+            );
         }
     }
 }

@@ -109,7 +109,11 @@ impl Queue {
 
     /// The next queue position.
     pub fn next_order(&self) -> u64 {
-        self.items.iter().map(|d| d.rec.order + 1).max().unwrap_or(0)
+        self.items
+            .iter()
+            .map(|d| d.rec.order + 1)
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Download> {
@@ -192,7 +196,13 @@ mod tests {
         // A new high priority download preempts the lowest running one.
         q.insert(rec(4, Priority::High));
         let s = q.schedule(2);
-        assert_eq!(s, Schedule { start: vec![4], stop: vec![2] });
+        assert_eq!(
+            s,
+            Schedule {
+                start: vec![4],
+                stop: vec![2]
+            }
+        );
     }
 
     #[test]

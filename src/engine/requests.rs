@@ -38,7 +38,9 @@ impl Engine {
                     self.rescan_shares();
                     Response::Ok
                 }
-                Ok(false) => error(format!("{dir} is not a shared folder (see `swarmux share list`)")),
+                Ok(false) => error(format!(
+                    "{dir} is not a shared folder (see `swarmux share list`)"
+                )),
                 Err(e) => error(e.to_string()),
             },
             Request::ServersAdd { addr } => self.server_add(&addr),
@@ -99,12 +101,17 @@ impl Engine {
             min_size: p.min_size,
             max_size: p.max_size,
             kind: p.kind,
-            extension: p.extension.map(|e| e.trim_start_matches('.').to_ascii_lowercase()),
+            extension: p
+                .extension
+                .map(|e| e.trim_start_matches('.').to_ascii_lowercase()),
         });
         for t in &targets {
             self.send_to(t, NetCommand::Search(req.clone()));
         }
-        self.info("search", format!("#{id} \"{}\" sent to {}", p.text, targets.join(", ")));
+        self.info(
+            "search",
+            format!("#{id} \"{}\" sent to {}", p.text, targets.join(", ")),
+        );
         Response::SearchStarted { id }
     }
 
@@ -113,12 +120,18 @@ impl Engine {
         let link = match target.parse::<u64>() {
             Ok(row) => match self.hub.links_of_row(row) {
                 Some(links) => links[0].1.clone(),
-                None => return error(format!("no search result #{row} (results of the last 8 searches can be fetched)")),
+                None => {
+                    return error(format!(
+                        "no search result #{row} (results of the last 8 searches can be fetched)"
+                    ))
+                }
             },
             Err(_) => target.to_string(),
         };
         let Some(net) = self.nets.iter().find(|n| n.network.handles_link(&link)) else {
-            return error(format!("no network understands {link:?} (expected an ed2k:// link or a result number)"));
+            return error(format!(
+                "no network understands {link:?} (expected an ed2k:// link or a result number)"
+            ));
         };
         let network = net.network.name().to_string();
         let (name, size, hash) = match net.network.parse_link(&link) {
@@ -127,7 +140,10 @@ impl Engine {
         };
         let hash = hash.to_string();
         if let Some(d) = self.queue.find_unfinished(&hash) {
-            return error(format!("already in the queue as #{} ({})", d.rec.id, d.rec.name));
+            return error(format!(
+                "already in the queue as #{} ({})",
+                d.rec.id, d.rec.name
+            ));
         }
         let id = match self.store.next_download_id() {
             Ok(id) => id,
@@ -270,8 +286,12 @@ fn server_address(input: &str) -> Result<String, String> {
     let input = input.trim();
     if input.starts_with("ed2k://") {
         return match swarmux_ed2k::proto::parse_link(input) {
-            Ok(swarmux_ed2k::proto::Ed2kLink::Server { host, port }) => Ok(format!("{host}:{port}")),
-            Ok(_) => Err("that is a file link; servers add takes a server link or HOST:PORT".into()),
+            Ok(swarmux_ed2k::proto::Ed2kLink::Server { host, port }) => {
+                Ok(format!("{host}:{port}"))
+            }
+            Ok(_) => {
+                Err("that is a file link; servers add takes a server link or HOST:PORT".into())
+            }
             Err(e) => Err(e.to_string()),
         };
     }
@@ -279,7 +299,9 @@ fn server_address(input: &str) -> Result<String, String> {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
             Ok(input.to_string())
         }
-        _ => Err(format!("{input:?} is not HOST:PORT (for example 127.0.0.1:4661)")),
+        _ => Err(format!(
+            "{input:?} is not HOST:PORT (for example 127.0.0.1:4661)"
+        )),
     }
 }
 

@@ -55,7 +55,10 @@ impl SearchHub {
         let Some(search) = self.searches.iter_mut().find(|s| s.id == hit.search) else {
             return false;
         };
-        let existing = hit.hashes.iter().find_map(|h| search.by_hash.get(h).copied());
+        let existing = hit
+            .hashes
+            .iter()
+            .find_map(|h| search.by_hash.get(h).copied());
         let index = match existing {
             Some(i) => {
                 let row = &mut search.rows[i];
@@ -70,7 +73,11 @@ impl SearchHub {
                         row.view.hashes.push(s);
                     }
                 }
-                if !row.links.iter().any(|(n, l)| *n == hit.network && *l == hit.link) {
+                if !row
+                    .links
+                    .iter()
+                    .any(|(n, l)| *n == hit.network && *l == hit.link)
+                {
                     row.links.push((hit.network.clone(), hit.link.clone()));
                 }
                 i

@@ -51,8 +51,7 @@ impl Engine {
                 .count(),
         };
         let mut dirs: Vec<String> = self
-            .config
-            .shared_dirs
+            .shared_dirs()
             .iter()
             .map(|d| d.display().to_string())
             .collect();
@@ -95,4 +94,3 @@ impl Engine {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-

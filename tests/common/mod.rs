@@ -22,18 +22,25 @@ pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// Reads `ports.json` of a data dir once it holds `key`.
 pub fn port_of(dir: &Path, key: &str) -> u16 {
-    wait_for(20, &format!("{key} in {}/ports.json", dir.display()), || {
-        let text = std::fs::read_to_string(dir.join("ports.json")).ok()?;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        v.get(key)?.as_u64().map(|p| p as u16)
-    })
+    wait_for(
+        20,
+        &format!("{key} in {}/ports.json", dir.display()),
+        || {
+            let text = std::fs::read_to_string(dir.join("ports.json")).ok()?;
+            let v: Value = serde_json::from_str(&text).ok()?;
+            v.get(key)?.as_u64().map(|p| p as u16)
+        },
+    )
 }
 
 /// A process that is killed when dropped, with its stderr in a file.
@@ -100,7 +107,11 @@ impl IndexServer {
     pub fn start(dir: &Path) -> IndexServer {
         let proc = Proc::spawn(
             dir,
-            &["index-server".into(), "--listen".into(), "127.0.0.1:0".into()],
+            &[
+                "index-server".into(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ],
         );
         let port = port_of(dir, "index_server");
         IndexServer { proc, port }
@@ -191,7 +202,9 @@ impl Node {
 
     /// Total bytes this node's ed2k network uploaded in this run.
     pub fn uploaded(&self) -> u64 {
-        self.status()["networks"][0]["uploaded"].as_u64().unwrap_or(0)
+        self.status()["networks"][0]["uploaded"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// The engine's log lines as text.
@@ -235,7 +248,10 @@ pub fn closes_after(port: u16, bytes: &[u8], secs: u64) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
                 return false
             }
             Err(_) => return true,

@@ -80,7 +80,10 @@ pub enum DlMsg {
     /// A verified hashset arrived.
     Hashset(Vec<[u8; 16]>),
     /// A connection that called us back attached itself as a source.
-    Attached { sid: SourceId, addr: SocketAddr },
+    Attached {
+        sid: SourceId,
+        addr: SocketAddr,
+    },
     Stop,
 }
 
@@ -197,7 +200,7 @@ impl Coordinator {
         if let Some(h) = candidates.into_iter().find(|h| core.hashset_valid(h)) {
             core.hashset = Some(h);
         }
-        if core.parts.part_count() == 1 && core.hashset.is_none() {
+        if !core.needs_hashset() && core.hashset.is_none() {
             core.hashset = Some(vec![self.hash]);
         }
         if let (Some(h), false) = (&core.hashset, persisted) {
@@ -281,7 +284,9 @@ impl Coordinator {
     fn add_sources(&mut self, addrs: Vec<SocketAddr>) {
         let me = self.env.port.load(std::sync::atomic::Ordering::Relaxed);
         let my_ip = crate::proto::server_msg::u32_to_ip(
-            self.env.client_id.load(std::sync::atomic::Ordering::Relaxed),
+            self.env
+                .client_id
+                .load(std::sync::atomic::Ordering::Relaxed),
         );
         for a in addrs {
             if a.port() == 0 || self.banned.contains(&a) || (a.port() == me && a.ip() == my_ip) {
@@ -351,17 +356,14 @@ impl Coordinator {
 
     fn connect_more(&mut self, link: &DlLink) {
         let now = Instant::now();
-        let mut active = self.peers.len();
+        let room = self.max_sources.saturating_sub(self.peers.len());
         let ready: Vec<SocketAddr> = self
             .sources
             .iter()
             .filter(|(_, e)| e.active.is_none() && e.next_try <= now)
             .map(|(a, _)| *a)
             .collect();
-        for addr in ready {
-            if active >= self.max_sources {
-                break;
-            }
+        for addr in ready.into_iter().take(room) {
             let sid = self.env.next_id();
             self.sid_addr.insert(sid, addr);
             if let Some(e) = self.sources.get_mut(&addr) {
@@ -381,7 +383,6 @@ impl Coordinator {
                 Some((link.clone(), sid)),
             ));
             self.peers.insert(sid, h);
-            active += 1;
         }
     }
 
@@ -478,7 +479,10 @@ impl Coordinator {
             });
         }
         peers.sort_by(|a, b| a.addr.cmp(&b.addr));
-        let up = self.env.server_up.load(std::sync::atomic::Ordering::Relaxed);
+        let up = self
+            .env
+            .server_up
+            .load(std::sync::atomic::Ordering::Relaxed);
         let note = if active > 0 {
             String::new()
         } else if queued > 0 {

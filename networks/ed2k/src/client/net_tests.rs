@@ -18,6 +18,16 @@ pub struct Node {
 }
 
 pub async fn start_node(servers: Vec<String>, hash_byte: u8, dir: &Path, slots: usize) -> Node {
+    start_node_limited(servers, hash_byte, dir, slots, 0).await
+}
+
+pub async fn start_node_limited(
+    servers: Vec<String>,
+    hash_byte: u8,
+    dir: &Path,
+    slots: usize,
+    up_rate: u64,
+) -> Node {
     let mut user_hash = [hash_byte; 16];
     user_hash[5] = 14;
     user_hash[14] = 111;
@@ -33,7 +43,7 @@ pub async fn start_node(servers: Vec<String>, hash_byte: u8, dir: &Path, slots: 
     let (ctx_tx, crx) = mpsc::unbounded_channel();
     let ctx = NetworkContext {
         events: etx,
-        limits: Arc::new(Limits::new(0, 0, slots)),
+        limits: Arc::new(Limits::new(0, up_rate, slots)),
         data_dir: dir.to_path_buf(),
     };
     tokio::spawn(net.run(ctx, crx));
@@ -111,9 +121,18 @@ fn spec(f: &SharedFile, link: String, temp: &Path) -> DownloadSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_download_from_link_source() {
+    direct_download(2 * 9_728_000 + 123_457, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_download_of_exactly_one_part() {
+    direct_download(9_728_000, 1).await;
+}
+
+async fn direct_download(size: usize, parts: usize) {
     let dir = tempfile::tempdir().unwrap();
     let src_path = dir.path().join("data file.bin");
-    let data = pseudo_random(2 * 9_728_000 + 123_457, 1);
+    let data = pseudo_random(size, 1);
     std::fs::write(&src_path, &data).unwrap();
     let shared = share(&src_path);
     let mut a = start_node(vec![], 1, dir.path(), 3).await;
@@ -153,9 +172,13 @@ async fn direct_download_from_link_source() {
         data.len() as f64 / secs / 1048576.0
     );
     verified.sort();
-    assert_eq!(verified, vec![0, 1, 2]);
-    assert_eq!(meta, Some((3, 3 * 16)));
-    assert!(std::fs::read(&temp).unwrap() == data, "downloaded file differs");
+    assert_eq!(verified, (0..parts).collect::<Vec<_>>());
+    let hashes = swarmux_net::hashing::ed2k_hashset_len(size as u64);
+    assert_eq!(meta, Some((parts, hashes * 16)));
+    assert!(
+        std::fs::read(&temp).unwrap() == data,
+        "downloaded file differs"
+    );
     // The uploader reports its total.
     let up = wait_for(&mut a.events, 10, |e| match e {
         NetEvent::Uploaded(n) if *n >= data.len() as u64 => Some(*n),
@@ -193,7 +216,9 @@ async fn corrupt_source_is_blamed_and_banned() {
         .send(NetCommand::StartDownload(spec(&shared, link, &temp)))
         .unwrap();
     let blamed = wait_for(&mut b.events, 30, |e| match e {
-        NetEvent::PartCorrupt { part: 0, blamed, .. } => Some(blamed.clone()),
+        NetEvent::PartCorrupt {
+            part: 0, blamed, ..
+        } => Some(blamed.clone()),
         _ => None,
     })
     .await;
@@ -203,7 +228,10 @@ async fn corrupt_source_is_blamed_and_banned() {
         _ => None,
     })
     .await;
-    assert_eq!(line, format!("banned 127.0.0.1:{}: sent 2 corrupt parts", a.port));
+    assert_eq!(
+        line,
+        format!("banned 127.0.0.1:{}: sent 2 corrupt parts", a.port)
+    );
     let _ = a.cmd.send(NetCommand::Shutdown);
 }
 
@@ -273,7 +301,11 @@ async fn server_login_search_and_download() {
     assert_eq!(hit.size, shared.size);
     let temp = dir.path().join("iso.part");
     b.cmd
-        .send(NetCommand::StartDownload(spec(&shared, hit.link.clone(), &temp)))
+        .send(NetCommand::StartDownload(spec(
+            &shared,
+            hit.link.clone(),
+            &temp,
+        )))
         .unwrap();
     wait_for(&mut b.events, 60, |e| match e {
         NetEvent::Completed { .. } => Some(()),
@@ -282,4 +314,59 @@ async fn server_login_search_and_download() {
     .await;
     assert!(std::fs::read(&temp).unwrap() == data);
     let _ = stop_tx.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_downloader_is_queued_then_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.bin");
+    let data = pseudo_random(4_000_000, 11);
+    std::fs::write(&path, &data).unwrap();
+    let shared = share(&path);
+    // One slot at 1 MB/s: the first download takes about three seconds.
+    let mut a = start_node_limited(vec![], 7, dir.path(), 1, 1_000_000).await;
+    a.cmd
+        .send(NetCommand::SharesChanged(Arc::new(vec![shared.clone()])))
+        .unwrap();
+    let link = format!(
+        "{}|sources,127.0.0.1:{}|/",
+        crate::proto::link::file_link(&shared.name, shared.size, shared.ed2k),
+        a.port
+    );
+    let mut b = start_node(vec![], 8, dir.path(), 1).await;
+    let mut c = start_node(vec![], 9, dir.path(), 1).await;
+    let (tb, tc) = (dir.path().join("b.part"), dir.path().join("c.part"));
+    b.cmd
+        .send(NetCommand::StartDownload(spec(&shared, link.clone(), &tb)))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.cmd
+        .send(NetCommand::StartDownload(spec(&shared, link, &tc)))
+        .unwrap();
+    let mut saw_queue = false;
+    wait_for(&mut c.events, 30, |e| match e {
+        NetEvent::Progress { stats, .. } => {
+            if stats.note == "queued at rank 1 on 1 source" {
+                assert_eq!(stats.peers[0].state, "queued at rank 1");
+                saw_queue = true;
+            }
+            None
+        }
+        NetEvent::Completed { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(saw_queue, "the second downloader was never queued");
+    wait_for(&mut b.events, 30, |e| {
+        matches!(e, NetEvent::Completed { .. }).then_some(())
+    })
+    .await;
+    assert!(std::fs::read(&tb).unwrap() == data);
+    assert!(std::fs::read(&tc).unwrap() == data);
+    let uploads = wait_for(&mut a.events, 10, |e| match e {
+        NetEvent::Uploaded(n) if *n >= 2 * data.len() as u64 => Some(*n),
+        _ => None,
+    })
+    .await;
+    assert!(uploads >= 2 * data.len() as u64);
 }

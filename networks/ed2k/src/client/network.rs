@@ -19,10 +19,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use swarmux_net::message::LogLevel;
+use swarmux_net::network::NetworkTask;
 use swarmux_net::{
     ContentHash, DownloadId, NetCommand, NetEvent, Network, NetworkContext, ServerInfo, UploadInfo,
 };
-use swarmux_net::network::NetworkTask;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -137,7 +137,10 @@ async fn run(
         Err(e) => {
             env.log(
                 LogLevel::Error,
-                format!("ed2k: cannot listen on {}: {e} (no uploads, low ID)", cfg.listen),
+                format!(
+                    "ed2k: cannot listen on {}: {e} (no uploads, low ID)",
+                    cfg.listen
+                ),
             );
             None
         }
@@ -316,6 +319,11 @@ impl Main {
                 if let Some(d) = self.downloads.remove(&id) {
                     let _ = d.tx.send(DlMsg::Stop);
                 }
+                self.env
+                    .callbacks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|_, l| l.id != id);
             }
             NetCommand::SharesChanged(files) => {
                 *self.env.shares.write().unwrap_or_else(|e| e.into_inner()) =
@@ -393,7 +401,11 @@ impl Main {
                 let addr = self.current.clone().unwrap_or_default();
                 self.env
                     .log(LogLevel::Warn, format!("ed2k: server {addr}: {reason}"));
-                self.disconnect(&if was { "disconnected".to_string() } else { reason });
+                self.disconnect(&if was {
+                    "disconnected".to_string()
+                } else {
+                    reason
+                });
                 self.backoff = if was {
                     BACKOFF_MIN
                 } else {
@@ -479,8 +491,10 @@ impl Main {
                 tokio::spawn(peer_conn::connect(self.env.clone(), a, None));
             }
             ServerToClient::Reject => {
-                self.env
-                    .log(LogLevel::Warn, format!("ed2k: server {addr} rejected a request"));
+                self.env.log(
+                    LogLevel::Warn,
+                    format!("ed2k: server {addr} rejected a request"),
+                );
             }
             _ => {}
         }

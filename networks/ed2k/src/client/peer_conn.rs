@@ -114,7 +114,10 @@ fn lock(q: &Inflight) -> std::sync::MutexGuard<'_, Vec<(u64, u64)>> {
     q.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-type Pump = (mpsc::UnboundedSender<(Arc<SharedFile>, u64, u64)>, JoinHandle<()>);
+type Pump = (
+    mpsc::UnboundedSender<(Arc<SharedFile>, u64, u64)>,
+    JoinHandle<()>,
+);
 
 struct Conn {
     env: Arc<Env>,
@@ -148,7 +151,12 @@ impl Conn {
         let mut buf = vec![0u8; 64 * 1024];
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let started = Instant::now();
-        if outgoing && self.send(PeerMessage::Hello(self.env.hello())).await.is_err() {
+        if outgoing
+            && self
+                .send(PeerMessage::Hello(self.env.hello()))
+                .await
+                .is_err()
+        {
             return "write failed".into();
         }
         loop {
@@ -246,12 +254,16 @@ impl Conn {
 
     async fn on_frame(&mut self, frame: Frame, outgoing: bool) -> Result<(), String> {
         let msg = PeerMessage::decode(&frame).map_err(|e| {
-            format!("bad message 0x{:02X}/0x{:02X}: {e}", frame.proto, frame.opcode)
+            format!(
+                "bad message 0x{:02X}/0x{:02X}: {e}",
+                frame.proto, frame.opcode
+            )
         })?;
         match msg {
             PeerMessage::Hello(h) => {
                 self.client = h.name().unwrap_or("").to_string();
-                self.send(PeerMessage::HelloAnswer(self.env.hello())).await?;
+                self.send(PeerMessage::HelloAnswer(self.env.hello()))
+                    .await?;
                 if !self.hello_done {
                     self.hello_done = true;
                     self.attach_callback(h.client_id);
@@ -358,12 +370,16 @@ impl Conn {
                     let len = data.len() as u64;
                     self.env.limits.download.acquire(data.len()).await;
                     if let Err(e) = link.file.write_at(start, data).await {
-                        self.env
-                            .log(LogLevel::Error, format!("ed2k: writing the temp file failed: {e}"));
+                        self.env.log(
+                            LogLevel::Error,
+                            format!("ed2k: writing the temp file failed: {e}"),
+                        );
                         return Err(format!("disk write failed: {e}"));
                     }
                     self.last_data = Instant::now();
-                    let Some((link, src)) = &mut self.dl else { continue };
+                    let Some((link, src)) = &mut self.dl else {
+                        continue;
+                    };
                     let more = {
                         let mut g = link.lock();
                         g.meter.add(len);

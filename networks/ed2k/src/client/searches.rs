@@ -57,7 +57,12 @@ impl Searches {
 
     /// Every search (running and waiting) ends: for when no server is connected.
     pub fn drain_all(&mut self) -> Vec<SearchId> {
-        let mut ids: Vec<SearchId> = self.current.take().map(|(r, _, _)| r.id).into_iter().collect();
+        let mut ids: Vec<SearchId> = self
+            .current
+            .take()
+            .map(|(r, _, _)| r.id)
+            .into_iter()
+            .collect();
         ids.extend(self.waiting.drain(..).map(|r| r.id));
         ids
     }

@@ -77,7 +77,11 @@ impl Serve {
     }
 
     /// Handles a request; returns `None` when the message is not for the uploader side.
-    pub fn on_message(&mut self, msg: &PeerMessage, shares: &ShareIndex) -> Option<Vec<ServeAction>> {
+    pub fn on_message(
+        &mut self,
+        msg: &PeerMessage,
+        shares: &ShareIndex,
+    ) -> Option<Vec<ServeAction>> {
         use PeerMessage as M;
         use ServeAction::*;
         let no_file = |h: [u8; 16]| vec![Send(M::FileReqAnsNoFile(h))];
@@ -154,11 +158,22 @@ mod tests {
     fn answers_known_and_unknown_files() {
         let s = share();
         let mut sv = Serve::new();
-        let a = sv.on_message(&PeerMessage::RequestFilename([1; 16]), &s).unwrap();
-        assert!(matches!(&a[0], ServeAction::Send(PeerMessage::FileName { name, .. }) if name == "a.bin"));
-        let a = sv.on_message(&PeerMessage::SetReqFileId([2; 16]), &s).unwrap();
-        assert_eq!(a, vec![ServeAction::Send(PeerMessage::FileReqAnsNoFile([2; 16]))]);
-        let a = sv.on_message(&PeerMessage::StartUploadReq(None), &s).unwrap();
+        let a = sv
+            .on_message(&PeerMessage::RequestFilename([1; 16]), &s)
+            .unwrap();
+        assert!(
+            matches!(&a[0], ServeAction::Send(PeerMessage::FileName { name, .. }) if name == "a.bin")
+        );
+        let a = sv
+            .on_message(&PeerMessage::SetReqFileId([2; 16]), &s)
+            .unwrap();
+        assert_eq!(
+            a,
+            vec![ServeAction::Send(PeerMessage::FileReqAnsNoFile([2; 16]))]
+        );
+        let a = sv
+            .on_message(&PeerMessage::StartUploadReq(None), &s)
+            .unwrap();
         assert!(matches!(&a[0], ServeAction::RequestSlot(f) if f.size == 1000));
         assert!(sv.on_message(&PeerMessage::AcceptUploadReq, &s).is_none());
     }

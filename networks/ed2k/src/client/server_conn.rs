@@ -173,7 +173,13 @@ mod tests {
         let ClientToServer::Login(l) = ClientToServer::decode(&f).unwrap() else {
             panic!("not a login");
         };
-        let allowed = [ids::NAME, ids::VERSION, ids::PORT, ids::SERVER_FLAGS, ids::EMULE_VERSION];
+        let allowed = [
+            ids::NAME,
+            ids::VERSION,
+            ids::PORT,
+            ids::SERVER_FLAGS,
+            ids::EMULE_VERSION,
+        ];
         assert_eq!(l.tags.len(), 5);
         assert!(l.tags.iter().all(|t| allowed.iter().any(|&a| t.is(a))));
         assert_eq!(l.flags(), 0x119);

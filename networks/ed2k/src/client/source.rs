@@ -21,17 +21,19 @@ pub struct DlCore {
 }
 
 impl DlCore {
-    /// The expected MD4 of part `i`, if known.
+    /// The expected MD4 of part `i`, if known. A file under one part has its
+    /// MD4 as the file hash; every other file needs the hashset (a file of
+    /// exactly one part has two hashes: its data and the empty part).
     pub fn part_hash(&self, i: usize) -> Option<[u8; 16]> {
-        if self.parts.part_count() == 1 {
-            // A file of one part: its MD4 is the file hash (an exact-size file
-            // has the extra empty-part hash, but part 0 is still listed first).
-            return match &self.hashset {
-                Some(h) if h.len() > 1 => h.first().copied(),
-                _ => Some(self.hash),
-            };
+        if !self.needs_hashset() {
+            return (i == 0).then_some(self.hash);
         }
         self.hashset.as_ref().and_then(|h| h.get(i).copied())
+    }
+
+    /// True when the parts cannot be verified without the hashset.
+    pub fn needs_hashset(&self) -> bool {
+        ed2k_hashset_len(self.size) > 1
     }
 
     /// True when a received hashset belongs to this file.
@@ -56,7 +58,10 @@ pub enum Phase {
 pub enum SrcAction {
     Send(PeerMessage),
     /// Write these bytes at this offset, then call [`Source::after_write`].
-    Write { start: u64, data: Vec<u8> },
+    Write {
+        start: u64,
+        data: Vec<u8>,
+    },
     /// A new verified hashset to persist.
     Hashset(Vec<[u8; 16]>),
     /// Parts whose blocks are all in: verify them.
@@ -133,12 +138,14 @@ impl Source {
         if !core.parts.source_useful(self.sid) {
             return vec![SrcAction::Close("no needed parts".into())];
         }
-        if core.parts.part_count() > 1 && core.hashset.is_none() {
+        if core.needs_hashset() && core.hashset.is_none() {
             self.phase = Phase::HashSet;
             return vec![SrcAction::Send(PeerMessage::HashSetRequest(core.hash))];
         }
         self.phase = Phase::Asking;
-        vec![SrcAction::Send(PeerMessage::StartUploadReq(Some(core.hash)))]
+        vec![SrcAction::Send(PeerMessage::StartUploadReq(Some(
+            core.hash,
+        )))]
     }
 
     /// Handles a message; `None` when it is not for the downloader side.
@@ -151,19 +158,28 @@ impl Source {
                 if self.phase != Phase::FileInfo {
                     return Some(vec![]);
                 }
-                let parts = parts.unwrap_or_default();
-                if !parts.is_empty() && parts.len() != core.parts.part_count() {
+                let mut parts = parts.unwrap_or_default();
+                // eMule counts size / PARTSIZE + 1 parts here: one more than
+                // the data parts when the size is an exact multiple.
+                let n = core.parts.part_count();
+                if !parts.is_empty()
+                    && parts.len() != n
+                    && parts.len() != ed2k_hashset_len(core.size)
+                {
                     return Some(vec![SrcAction::Close(format!(
-                        "file status has {} parts, expected {}",
-                        parts.len(),
-                        core.parts.part_count()
+                        "file status has {} parts, expected {n}",
+                        parts.len()
                     ))]);
                 }
+                parts.truncate(n);
                 core.parts.set_source_parts(self.sid, parts);
                 self.after_status(core)
             }
             M::FileReqAnsNoFile(hash) if mine(&hash) => {
-                vec![SrcAction::NoFile, SrcAction::Close("peer does not have the file".into())]
+                vec![
+                    SrcAction::NoFile,
+                    SrcAction::Close("peer does not have the file".into()),
+                ]
             }
             M::HashSetAnswer { hash, parts } if mine(&hash) => {
                 if self.phase != Phase::HashSet {
@@ -252,7 +268,9 @@ impl Source {
             input = &input[used.min(input.len())..];
             if inf.z.total_out() > inf.limit {
                 self.inflater = None;
-                return vec![SrcAction::Close("compressed block inflates past its range".into())];
+                return vec![SrcAction::Close(
+                    "compressed block inflates past its range".into(),
+                )];
             }
             match status {
                 Ok(Status::StreamEnd) => break,
@@ -322,7 +340,9 @@ impl Source {
 
     /// True when downloading with nothing requested and nothing left to ask for.
     pub fn idle(&self, core: &DlCore) -> bool {
-        self.phase == Phase::Downloading && self.pending.is_empty() && !core.parts.source_useful(self.sid)
+        self.phase == Phase::Downloading
+            && self.pending.is_empty()
+            && !core.parts.source_useful(self.sid)
     }
 }
 
@@ -357,7 +377,13 @@ mod tests {
         let mut s = Source::new(1);
         assert_eq!(s.begin(&c).len(), 2);
         let a = s
-            .on_message(PeerMessage::FileStatus { hash: [9; 16], parts: None }, &mut c)
+            .on_message(
+                PeerMessage::FileStatus {
+                    hash: [9; 16],
+                    parts: None,
+                },
+                &mut c,
+            )
             .unwrap();
         assert_eq!(sends(&a), vec![PeerMessage::StartUploadReq(Some([9; 16]))]);
         s.on_message(PeerMessage::QueueRanking(4), &mut c).unwrap();
@@ -372,11 +398,25 @@ mod tests {
         );
         // Unrequested data is ignored.
         let a = s
-            .on_message(PeerMessage::SendingPart { hash: [9; 16], start: 2000, data: vec![1] }, &mut c)
+            .on_message(
+                PeerMessage::SendingPart {
+                    hash: [9; 16],
+                    start: 2000,
+                    data: vec![1],
+                },
+                &mut c,
+            )
             .unwrap();
         assert!(a.is_empty());
         let a = s
-            .on_message(PeerMessage::SendingPart { hash: [9; 16], start: 0, data: vec![1; 1000] }, &mut c)
+            .on_message(
+                PeerMessage::SendingPart {
+                    hash: [9; 16],
+                    start: 0,
+                    data: vec![1; 1000],
+                },
+                &mut c,
+            )
             .unwrap();
         assert!(matches!(&a[0], SrcAction::Write { start: 0, data } if data.len() == 1000));
         let a = s.after_write(0, 1000, &mut c);
@@ -393,16 +433,34 @@ mod tests {
         let mut s = Source::new(1);
         s.begin(&c);
         let a = s
-            .on_message(PeerMessage::FileStatus { hash: c.hash, parts: Some(vec![true, false]) }, &mut c)
+            .on_message(
+                PeerMessage::FileStatus {
+                    hash: c.hash,
+                    parts: Some(vec![true, false]),
+                },
+                &mut c,
+            )
             .unwrap();
         assert_eq!(sends(&a), vec![PeerMessage::HashSetRequest(c.hash)]);
         let bad = s
             .clone_for_test()
-            .on_message(PeerMessage::HashSetAnswer { hash: c.hash, parts: vec![md4(b"x"), md4(b"b")] }, &mut c.clone())
+            .on_message(
+                PeerMessage::HashSetAnswer {
+                    hash: c.hash,
+                    parts: vec![md4(b"x"), md4(b"b")],
+                },
+                &mut c.clone(),
+            )
             .unwrap();
         assert!(matches!(bad[0], SrcAction::Close(_)));
         let a = s
-            .on_message(PeerMessage::HashSetAnswer { hash: c.hash, parts: parts.clone() }, &mut c)
+            .on_message(
+                PeerMessage::HashSetAnswer {
+                    hash: c.hash,
+                    parts: parts.clone(),
+                },
+                &mut c,
+            )
             .unwrap();
         assert_eq!(a[0], SrcAction::Hashset(parts.clone()));
         assert_eq!(c.part_hash(1), Some(parts[1]));
@@ -412,15 +470,45 @@ mod tests {
     }
 
     #[test]
+    fn exact_part_size_needs_the_hashset() {
+        let mut c = core(ED2K_PART_SIZE);
+        assert!(c.needs_hashset());
+        assert_eq!(c.part_hash(0), None);
+        let mut s = Source::new(1);
+        s.begin(&c);
+        // eMule's status bitfield has two entries for this file.
+        let a = s
+            .on_message(
+                PeerMessage::FileStatus {
+                    hash: c.hash,
+                    parts: Some(vec![true, false]),
+                },
+                &mut c,
+            )
+            .unwrap();
+        assert_eq!(sends(&a), vec![PeerMessage::HashSetRequest(c.hash)]);
+        let small = core(5);
+        assert_eq!(small.part_hash(0), Some(small.hash));
+    }
+
+    #[test]
     fn wrong_status_length_and_no_file() {
         let mut c = core(ED2K_PART_SIZE * 2);
         let mut s = Source::new(1);
         s.begin(&c);
         let a = s
-            .on_message(PeerMessage::FileStatus { hash: c.hash, parts: Some(vec![true]) }, &mut c)
+            .on_message(
+                PeerMessage::FileStatus {
+                    hash: c.hash,
+                    parts: Some(vec![true]),
+                },
+                &mut c,
+            )
             .unwrap();
         assert!(matches!(a[0], SrcAction::Close(_)));
-        let a = s.on_message(PeerMessage::FileReqAnsNoFile(c.hash), &mut c).unwrap();
+        let a = s
+            .on_message(PeerMessage::FileReqAnsNoFile(c.hash), &mut c)
+            .unwrap();
         assert_eq!(a[0], SrcAction::NoFile);
     }
 
@@ -429,7 +517,13 @@ mod tests {
         let mut c = core(100_000);
         let mut s = Source::new(1);
         s.begin(&c);
-        s.on_message(PeerMessage::FileStatus { hash: c.hash, parts: None }, &mut c);
+        s.on_message(
+            PeerMessage::FileStatus {
+                hash: c.hash,
+                parts: None,
+            },
+            &mut c,
+        );
         s.on_message(PeerMessage::AcceptUploadReq, &mut c);
         let plain: Vec<u8> = (0..100_000u32).map(|i| (i % 7) as u8).collect();
         let mut enc = ZlibEncoder::new(Vec::new(), Compression::default());
