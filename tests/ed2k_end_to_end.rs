@@ -90,11 +90,12 @@ fn search_shows_one_row_with_two_sources_and_get_fetches_from_both() {
         "get --wait prints the path: {out}"
     );
     s.assert_identical(&c);
-    let (up_a, up_b) = (s.a.uploaded(), s.b.uploaded());
-    assert!(
-        up_a > 0 && up_b > 0,
-        "both sources uploaded: A {up_a}, B {up_b}"
-    );
+    // Upload totals are reported about once a second.
+    let (up_a, up_b) = wait_for(10, "both sources to report uploads", || {
+        let (a, b) = (s.a.uploaded(), s.b.uploaded());
+        (a > 0 && b > 0 && a + b >= SIZE as u64).then_some((a, b))
+    });
+    println!("A uploaded {up_a} bytes, B uploaded {up_b} bytes");
     let d = first_download(&c);
     assert_eq!(d["state"]["state"], "complete");
     assert_eq!(d["parts_verified"], 6);
@@ -132,6 +133,8 @@ fn kill_9_mid_download_resumes_without_refetching_verified_parts() {
         received_after <= needed + 3 * 184_320,
         "after the restart {received_after} bytes came in, but only {needed} were missing"
     );
+    // Let the sources report their final totals (about once a second).
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let uploaded = s.a.uploaded() + s.b.uploaded();
     println!("sources uploaded {uploaded} bytes in total for a {SIZE}-byte file");
     assert!(

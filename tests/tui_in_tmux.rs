@@ -57,6 +57,30 @@ fn tui_attaches_switches_panes_and_detaches_leaving_the_engine_running() {
     tmux(&["send-keys", "-t", &session, "-l", "ubuntu iso"]);
     tmux(&["send-keys", "-t", &session, "Enter"]);
     wait_screen(&session, "ubuntu iso");
+    // A second TUI attaches to the same engine at the same time and sees the
+    // same state; it detaches without disturbing the first.
+    let second = format!("{session}-2");
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &second,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    let other = wait_screen(&second, "ubuntu iso");
+    println!("{other}");
+    tmux(&["send-keys", "-t", &second, "q"]);
+    wait_for(20, "the second TUI to exit", || {
+        (!tmux(&["list-sessions"]).contains(&second)).then_some(())
+    });
+    assert!(
+        screen(&session).contains("ubuntu iso"),
+        "the first TUI lives on"
+    );
     tmux(&["send-keys", "-t", &session, "2"]);
     wait_screen(&session, "Downloads");
     tmux(&["send-keys", "-t", &session, "?"]);

@@ -137,10 +137,7 @@ async fn run(
         Err(e) => {
             env.log(
                 LogLevel::Error,
-                format!(
-                    "ed2k: cannot listen on {}: {e} (no uploads, low ID)",
-                    cfg.listen
-                ),
+                format!("cannot listen on {}: {e} (no uploads, low ID)", cfg.listen),
             );
             None
         }
@@ -287,7 +284,7 @@ impl Main {
                 if !self.logged_in {
                     self.env.log(
                         LogLevel::Info,
-                        format!("ed2k: no server connected, search \"{}\" skipped", req.text),
+                        format!("no server connected, search \"{}\" skipped", req.text),
                     );
                     self.env.emit(NetEvent::SearchDone { search: req.id });
                     return;
@@ -400,7 +397,7 @@ impl Main {
                 let was = self.logged_in;
                 let addr = self.current.clone().unwrap_or_default();
                 self.env
-                    .log(LogLevel::Warn, format!("ed2k: server {addr}: {reason}"));
+                    .log(LogLevel::Warn, format!("server {addr}: {reason}"));
                 self.disconnect(&if was {
                     "disconnected".to_string()
                 } else {
@@ -436,7 +433,7 @@ impl Main {
                 if first {
                     self.env.log(
                         LogLevel::Info,
-                        format!("ed2k: connected to {addr} with {kind} ID {id}"),
+                        format!("connected to {addr} with {kind} ID {id}"),
                     );
                     self.offer_files();
                     self.send_next_search();
@@ -465,7 +462,7 @@ impl Main {
             ServerToClient::ServerMessage(text) => {
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
                     self.env
-                        .log(LogLevel::Info, format!("ed2k server {addr}: {line}"));
+                        .log(LogLevel::Info, format!("server {addr}: {line}"));
                 }
                 if let Some(i) = self.current_info() {
                     i.message = text.trim().to_string();
@@ -491,10 +488,8 @@ impl Main {
                 tokio::spawn(peer_conn::connect(self.env.clone(), a, None));
             }
             ServerToClient::Reject => {
-                self.env.log(
-                    LogLevel::Warn,
-                    format!("ed2k: server {addr} rejected a request"),
-                );
+                self.env
+                    .log(LogLevel::Warn, format!("server {addr} rejected a request"));
             }
             _ => {}
         }

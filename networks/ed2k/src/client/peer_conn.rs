@@ -372,7 +372,7 @@ impl Conn {
                     if let Err(e) = link.file.write_at(start, data).await {
                         self.env.log(
                             LogLevel::Error,
-                            format!("ed2k: writing the temp file failed: {e}"),
+                            format!("writing the temp file failed: {e}"),
                         );
                         return Err(format!("disk write failed: {e}"));
                     }
@@ -503,7 +503,7 @@ impl Conn {
         if reason != "peer closed the connection" && reason != "idle" {
             self.env.log(
                 LogLevel::Info,
-                format!("ed2k: dropped peer {}: {reason}", self.addr),
+                format!("dropped peer {}: {reason}", self.addr),
             );
         }
         self.detach(reason);
@@ -527,7 +527,7 @@ async fn pump(
                 Err(e) => {
                     env.log(
                         LogLevel::Warn,
-                        format!("ed2k: cannot read shared file {}: {e}", f.path.display()),
+                        format!("cannot read shared file {}: {e}", f.path.display()),
                     );
                     return;
                 }
@@ -542,7 +542,7 @@ async fn pump(
                 Err(err) => {
                     env.log(
                         LogLevel::Warn,
-                        format!("ed2k: reading {} failed: {err}", f.path.display()),
+                        format!("reading {} failed: {err}", f.path.display()),
                     );
                     return;
                 }

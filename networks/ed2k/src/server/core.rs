@@ -184,7 +184,9 @@ impl ServerCore {
                 if n < files.len() {
                     tracing::debug!("{}: kept {n} of {} offered files", me.addr, files.len());
                 }
-                Vec::new()
+                // Offers (and the empty keep-alive offers eMule sends) are answered
+                // with fresh user and file counts, so clients' server lists stay current.
+                reply(self.status())
             }
             ClientToServer::Search(tree) => reply(ServerToClient::SearchResult {
                 files: self.index.search(&tree, self.max_results, large),

@@ -213,9 +213,19 @@ async fn login_offer_search_sources_callback() {
         .encode(),
     )
     .await;
+    // Each offer is answered with fresh counts: 2 users, 5 distinct files.
+    for c in [&mut a, &mut b] {
+        assert!(matches!(
+            c.recv().await,
+            ServerToClient::ServerStatus { users: 2, .. }
+        ));
+    }
     // A keep-alive (empty offer) must not remove anything.
     b.send(ClientToServer::OfferFiles(vec![]).encode()).await;
-    // Round trips make sure the offers were processed.
+    assert!(matches!(
+        b.recv().await,
+        ServerToClient::ServerStatus { users: 2, files: 4 }
+    ));
     assert_eq!(a.sources(ubuntu).await, vec![(b.id, b.port)]);
     assert_eq!(b.sources(ubuntu).await, vec![(a.id, a.port)]);
 
@@ -341,6 +351,10 @@ async fn hostile_clients_are_dropped_others_keep_working() {
             .encode(),
     )
     .await;
+    assert!(matches!(
+        good.recv().await,
+        ServerToClient::ServerStatus { files: 1, .. }
+    ));
     let hits = good.search(req("still works")).await;
     assert_eq!(hits.len(), 1);
 }
