@@ -73,6 +73,8 @@ pub struct Ed2kSettings {
     pub enabled: bool,
     /// TCP listening port, 0 = any free port.
     pub port: u16,
+    /// Address to listen on and connect from (0.0.0.0 = every address).
+    pub bind: std::net::IpAddr,
     /// Servers as `HOST:PORT`.
     pub servers: Vec<String>,
     pub nickname: String,
@@ -85,6 +87,7 @@ impl Default for Ed2kSettings {
         Ed2kSettings {
             enabled: true,
             port: 4662,
+            bind: std::net::IpAddr::from([0, 0, 0, 0]),
             servers: Vec::new(),
             nickname: "swarmux user".into(),
             max_sources_per_download: 50,

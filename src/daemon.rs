@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::store::Store;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use swarmux_ed2k::client::{Ed2kConfig, Ed2kNetwork};
@@ -15,6 +15,9 @@ pub struct DaemonOverrides {
     /// TCP port for ed2k peers (0 = any free port; see ports.json).
     #[arg(long, value_name = "PORT")]
     pub ed2k_port: Option<u16>,
+    /// Address for ed2k to listen on and connect from (default: every address).
+    #[arg(long, value_name = "IP")]
+    pub ed2k_bind: Option<std::net::IpAddr>,
     /// An ed2k server to connect to, HOST:PORT (repeatable).
     #[arg(long = "server", value_name = "HOST:PORT")]
     pub servers: Vec<String>,
@@ -39,6 +42,9 @@ impl DaemonOverrides {
     fn apply(&self, c: &mut Config) {
         if let Some(p) = self.ed2k_port {
             c.ed2k.port = p;
+        }
+        if let Some(ip) = self.ed2k_bind {
+            c.ed2k.bind = ip;
         }
         c.ed2k.servers.extend(self.servers.iter().cloned());
         if let Some(d) = &self.download_dir {
@@ -83,7 +89,7 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
     let mut networks: Vec<Box<dyn Network>> = Vec::new();
     if config.ed2k.enabled {
         networks.push(Box::new(Ed2kNetwork::new(Ed2kConfig {
-            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.ed2k.port)),
+            listen: SocketAddr::new(config.ed2k.bind, config.ed2k.port),
             // The engine adds configured and remembered servers at start.
             servers: Vec::new(),
             nickname: config.ed2k.nickname.clone(),

@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 /// Who we are and what we share, plus the engine's event channel.
 pub struct Env {
     pub user_hash: [u8; 16],
+    /// The address outgoing connections leave from (`None`: any).
+    pub bind_ip: Option<std::net::IpAddr>,
     pub nickname: String,
     /// Our listening TCP port (set once bound).
     pub port: AtomicU16,
@@ -38,12 +40,14 @@ impl Env {
     /// Fresh state for one network run.
     pub fn new(
         user_hash: [u8; 16],
+        bind_ip: Option<std::net::IpAddr>,
         nickname: String,
         limits: Arc<Limits>,
         events: mpsc::UnboundedSender<NetEvent>,
     ) -> Self {
         Env {
             user_hash,
+            bind_ip,
             nickname,
             port: AtomicU16::new(0),
             client_id: AtomicU32::new(0),

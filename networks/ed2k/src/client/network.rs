@@ -119,6 +119,7 @@ async fn run(
 ) {
     let env = Arc::new(Env::new(
         cfg.user_hash,
+        Some(cfg.listen.ip()).filter(|ip| !ip.is_unspecified()),
         cfg.nickname.clone(),
         ctx.limits.clone(),
         ctx.events.clone(),
@@ -242,6 +243,7 @@ impl Main {
             user_hash: self.cfg.user_hash,
             nickname: self.cfg.nickname.clone(),
             port: self.env.port.load(Ordering::Relaxed),
+            bind_ip: self.env.bind_ip,
         };
         tokio::spawn(run_server_conn(
             addr,

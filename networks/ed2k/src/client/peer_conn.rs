@@ -13,6 +13,7 @@ use super::source::{Phase, Source, SrcAction};
 use super::storage::DiskFile;
 use super::upload_queue::Admission;
 use super::uploader::{ConnId, UploadNotice};
+use crate::dial::dial;
 use crate::proto::frame::{Frame, FrameDecoder, DEFAULT_MAX_FRAME};
 use crate::proto::peer_msg::PeerMessage;
 use std::collections::VecDeque;
@@ -41,7 +42,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(3600);
 
 /// Connects to a peer and runs the connection; with `dl`, as a source of that download.
 pub async fn connect(env: Arc<Env>, addr: SocketAddr, dl: Option<(DlLink, SourceId)>) {
-    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, dial(env.bind_ip, addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return ended(&dl, format!("connect failed: {e}"), false),
         Err(_) => return ended(&dl, "connect timed out".into(), false),

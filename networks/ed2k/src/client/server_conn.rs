@@ -4,6 +4,7 @@
 //! Nothing but the login is sent before the server's IdChange: requests made
 //! earlier wait in a queue.
 
+use crate::dial::dial_host;
 use crate::proto::frame::{pack_frame, Frame, FrameDecoder};
 use crate::proto::server_msg::{
     login_flags, server_flags, ClientToServer, LoginRequest, ServerToClient,
@@ -34,6 +35,8 @@ pub struct LoginInfo {
     pub user_hash: [u8; 16],
     pub nickname: String,
     pub port: u16,
+    /// The address to connect from (`None`: any).
+    pub bind_ip: Option<std::net::IpAddr>,
 }
 
 /// Events from a server connection to the network loop.
@@ -77,7 +80,7 @@ async fn session(
     events: &mpsc::UnboundedSender<(u64, ServerEvent)>,
     cmds: &mut mpsc::UnboundedReceiver<ClientToServer>,
 ) -> Result<(), String> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(15), TcpStream::connect(addr))
+    let mut stream = tokio::time::timeout(Duration::from_secs(15), dial_host(login.bind_ip, addr))
         .await
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| format!("connect failed: {e}"))?;
@@ -168,6 +171,7 @@ mod tests {
             user_hash: [1; 16],
             nickname: "me".into(),
             port: 4662,
+            bind_ip: None,
         });
         let f = m.encode_with(TagEncoding::Old);
         let ClientToServer::Login(l) = ClientToServer::decode(&f).unwrap() else {

@@ -2,6 +2,7 @@
 //! the client's advertised port, send OP_HELLO, expect OP_HELLOANSWER with
 //! the user hash given at login.
 
+use crate::dial::dial;
 use crate::proto::frame::FrameDecoder;
 use crate::proto::peer_msg::{Hello, PeerMessage};
 use crate::proto::server_msg::{ip_to_u32, LOGIN_VERSION};
@@ -9,7 +10,6 @@ use crate::proto::tag::{ids, Tag};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Largest frame read from the client during the check.
 const MAX_CHECK_FRAME: usize = 64 * 1024;
@@ -34,7 +34,9 @@ pub async fn port_check(
         return false;
     }
     let check = async {
-        let mut s = TcpStream::connect(target).await.ok()?;
+        // From the address the client reached us on, so the check comes from the server.
+        let from = std::net::IpAddr::V4(*me.server_addr.ip());
+        let mut s = dial(Some(from), target.into()).await.ok()?;
         let ip = ip_to_u32(*me.server_addr.ip());
         let port = me.server_addr.port();
         let hello = Hello {
