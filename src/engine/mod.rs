@@ -260,6 +260,13 @@ impl Engine {
             Err(e) => self.log_line(LogLevel::Error, "engine", format!("reading servers: {e}")),
         }
         servers.dedup();
+        if servers.is_empty() && self.net_index("ed2k").is_some() {
+            self.log_line(
+                LogLevel::Warn,
+                "ed2k",
+                "no server configured: add one with `swarmux servers add HOST:PORT` or `swarmux servers import server.met`".into(),
+            );
+        }
         for s in servers {
             self.send_to("ed2k", NetCommand::AddServer(s));
         }
