@@ -84,6 +84,17 @@ pub enum DlMsg {
         sid: SourceId,
         addr: SocketAddr,
     },
+    /// A queued source lost its connection but stays in the uploader's
+    /// queue: keep it, and ask again at `reask_at` unless it calls us first.
+    Parked {
+        sid: SourceId,
+        reask_at: Instant,
+    },
+    /// The uploader of a parked source connected to us (it is about to
+    /// accept): the source works on that connection now.
+    Reconnected {
+        sid: SourceId,
+    },
     Stop,
 }
 
@@ -109,6 +120,9 @@ struct Entry {
     next_try: Instant,
     active: Option<SourceId>,
     fails: u32,
+    /// Set while we wait in this source's queue without a connection: the
+    /// source id to reuse when asking again.
+    parked: Option<SourceId>,
 }
 
 /// Starts the coordinator for a download.
@@ -273,6 +287,8 @@ impl Coordinator {
     }
 
     fn stop_peers(&mut self, link: &DlLink) {
+        // An uploader calling back for this download later gets CancelTransfer.
+        self.env.queues().forget_where(|l| l.id == self.id);
         let mut g = link.lock();
         for (sid, h) in self.peers.drain() {
             h.abort();
@@ -296,6 +312,7 @@ impl Coordinator {
                 next_try: Instant::now(),
                 active: None,
                 fails: 0,
+                parked: None,
             });
         }
     }
@@ -306,6 +323,24 @@ impl Coordinator {
             DlMsg::Sources(a) => self.add_sources(a),
             DlMsg::Attached { sid, addr } => {
                 self.sid_addr.insert(sid, addr);
+            }
+            DlMsg::Parked { sid, reask_at } => {
+                self.peers.remove(&sid);
+                if let Some(e) = self.entry_of(sid) {
+                    e.active = None;
+                    e.parked = Some(sid);
+                    e.next_try = reask_at;
+                }
+            }
+            DlMsg::Reconnected { sid } => {
+                // A re-ask connection still starting is redundant now.
+                if let Some(h) = self.peers.remove(&sid) {
+                    h.abort();
+                }
+                if let Some(e) = self.entry_of(sid) {
+                    e.active = Some(sid);
+                    e.parked = None;
+                }
             }
             DlMsg::PeerEnded {
                 sid,
@@ -325,8 +360,31 @@ impl Coordinator {
         false
     }
 
+    fn entry_of(&mut self, sid: SourceId) -> Option<&mut Entry> {
+        let addr = self.sid_addr.get(&sid)?;
+        self.sources.get_mut(addr)
+    }
+
     fn peer_ended(&mut self, sid: SourceId, reason: &str, no_file: bool, link: &DlLink) {
         self.peers.remove(&sid);
+        // A re-ask that could not connect: we are still in that queue as far
+        // as we know (the uploader may also call us), so stay parked and try
+        // again later, up to the usual number of connection failures.
+        let waiting = self.env.queues().contains(sid);
+        if waiting && !no_file && reason.starts_with("connect") {
+            if let Some(e) = self.entry_of(sid) {
+                e.active = None;
+                e.fails += 1;
+                if e.fails < 5 {
+                    e.parked = Some(sid);
+                    e.next_try = Instant::now() + Duration::from_secs(60 * u64::from(e.fails));
+                    return;
+                }
+            }
+        }
+        if waiting {
+            self.env.queues().forget(sid);
+        }
         {
             let mut g = link.lock();
             g.core.parts.remove_source(sid);
@@ -341,6 +399,7 @@ impl Coordinator {
         }
         if let Some(e) = self.sources.get_mut(&addr) {
             e.active = None;
+            e.parked = None;
             let wait = if reason.starts_with("connect") {
                 e.fails += 1;
                 Duration::from_secs(30 * u64::from(e.fails.min(20)))
@@ -364,19 +423,24 @@ impl Coordinator {
             .map(|(a, _)| *a)
             .collect();
         for addr in ready.into_iter().take(room) {
-            let sid = self.env.next_id();
+            // A parked source is asked again under its id (its row and part
+            // availability are kept); the connection claims it.
+            let parked = self.sources.get_mut(&addr).and_then(|e| e.parked.take());
+            let sid = parked.unwrap_or_else(|| self.env.next_id());
             self.sid_addr.insert(sid, addr);
             if let Some(e) = self.sources.get_mut(&addr) {
                 e.active = Some(sid);
             }
-            link.lock().peers.insert(
-                sid,
-                PeerStat {
-                    addr: addr.to_string(),
-                    state: "connecting".into(),
-                    ..PeerStat::default()
-                },
-            );
+            if parked.is_none() {
+                link.lock().peers.insert(
+                    sid,
+                    PeerStat {
+                        addr: addr.to_string(),
+                        state: "connecting".into(),
+                        ..PeerStat::default()
+                    },
+                );
+            }
             let h = tokio::spawn(peer_conn::connect(
                 self.env.clone(),
                 addr,
@@ -440,6 +504,7 @@ impl Coordinator {
                     format!("banned {addr}: sent {f} corrupt parts"),
                 );
                 self.sources.remove(&addr);
+                self.env.queues().forget(sid);
                 if let Some(h) = self.peers.remove(&sid) {
                     h.abort();
                     let mut g = link.lock();

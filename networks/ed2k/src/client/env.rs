@@ -1,6 +1,7 @@
 //! State shared by the network loop, the downloads and every peer connection.
 
 use super::download::DlLink;
+use super::remote_queue::RemoteQueues;
 use super::serve::ShareIndex;
 use super::uploader::Uploads;
 use crate::proto::peer_msg::{Hello, PeerCaps};
@@ -34,6 +35,9 @@ pub struct Env {
     pub conns: AtomicUsize,
     /// Low-id sources we asked the server to make call us back, by their id.
     pub callbacks: Mutex<HashMap<u32, DlLink>>,
+    /// Sources whose upload queue we wait in, for the uploaders' connections
+    /// back to us.
+    pub remote_queues: Mutex<RemoteQueues<DlLink>>,
 }
 
 impl Env {
@@ -59,6 +63,7 @@ impl Env {
             events,
             next_id: AtomicU64::new(1),
             callbacks: Mutex::new(HashMap::new()),
+            remote_queues: Mutex::new(RemoteQueues::new()),
             conns: AtomicUsize::new(0),
         }
     }
@@ -87,6 +92,11 @@ impl Env {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The record of uploader queues we wait in (a poisoned lock is still usable).
+    pub fn queues(&self) -> std::sync::MutexGuard<'_, RemoteQueues<DlLink>> {
+        self.remote_queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Our hello (or hello answer) body.

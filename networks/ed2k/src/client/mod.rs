@@ -2,9 +2,10 @@
 //!
 //! Sans-IO parts: [`part_file`] (part/block bookkeeping and the picker),
 //! [`source`] (downloader side of a peer), [`serve`] (uploader side),
-//! [`upload_queue`], [`searches`], [`rate`]. Tokio layer: [`network`] (the
-//! [`swarmux_net::Network`] impl), [`server_conn`], [`peer_conn`],
-//! [`download`], [`uploader`], [`storage`].
+//! [`upload_queue`], [`remote_queue`] (the queues we wait in, and matching an
+//! uploader's connection back to us), [`searches`], [`rate`]. Tokio layer:
+//! [`network`] (the [`swarmux_net::Network`] impl), [`server_conn`],
+//! [`peer_conn`], [`download`], [`uploader`], [`storage`].
 
 pub mod download;
 pub mod env;
@@ -12,6 +13,7 @@ pub mod network;
 pub mod part_file;
 pub mod peer_conn;
 pub mod rate;
+pub mod remote_queue;
 pub mod searches;
 pub mod serve;
 pub mod server_conn;
@@ -24,3 +26,5 @@ pub use network::{Ed2kConfig, Ed2kNetwork};
 
 #[cfg(test)]
 mod net_tests;
+#[cfg(test)]
+mod queue_tests;

@@ -8,6 +8,7 @@
 use super::download::DlLink;
 use super::env::Env;
 use super::part_file::SourceId;
+use super::remote_queue::{Claim, Closed, PeerKey, FILE_REASK};
 use super::serve::{Serve, ServeAction};
 use super::source::{Phase, Source, SrcAction};
 use super::storage::DiskFile;
@@ -68,13 +69,31 @@ pub async fn run(
     outgoing: bool,
     dl: Option<(DlLink, SourceId)>,
 ) {
+    let conn_id = env.next_id();
+    let mut asked_at = Instant::now();
+    let dl = match dl {
+        None => None,
+        Some((link, sid)) => {
+            let mut q = env.queues();
+            match q.claim(sid, conn_id) {
+                // The uploader connected to us meanwhile: nothing to do here.
+                Claim::Busy => return,
+                Claim::Reask(rank) => {
+                    if let Some(w) = q.get(sid) {
+                        asked_at = w.asked;
+                    }
+                    Some((link, Source::reasking(sid, rank)))
+                }
+                Claim::Fresh => Some((link, Source::new(sid))),
+            }
+        }
+    };
     let _guard = super::env::ConnGuard::new(env.clone());
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::channel::<Vec<u8>>(8);
     let writer = tokio::spawn(writer(wr, wrx));
     let (ntx, nrx) = mpsc::unbounded_channel();
-    let conn_id = env.next_id();
     let mut c = Conn {
         env: env.clone(),
         addr,
@@ -84,7 +103,12 @@ pub async fn run(
         client: String::new(),
         hello_done: false,
         serve: Serve::new(),
-        dl: dl.map(|(link, sid)| (link, Source::new(sid))),
+        dl,
+        peer_hash: None,
+        peer_port: addr.port(),
+        asked_at,
+        last_phase: None,
+        sent_cancel: false,
         pump: None,
         inflight: Inflight::default(),
         slot: false,
@@ -130,6 +154,15 @@ struct Conn {
     hello_done: bool,
     serve: Serve,
     dl: Option<(DlLink, Source)>,
+    /// The peer's user hash and listening port, from its hello.
+    peer_hash: Option<[u8; 16]>,
+    peer_port: u16,
+    /// When the downloader side last sent StartUploadReq.
+    asked_at: Instant,
+    /// The downloader phase last seen, to notice changes.
+    last_phase: Option<Phase>,
+    /// OP_CANCELTRANSFER sent for an AcceptUploadReq we cannot use.
+    sent_cancel: bool,
     pump: Option<Pump>,
     /// Upload ranges queued or being sent, to skip re-requests of the same block.
     inflight: Inflight,
@@ -222,6 +255,16 @@ impl Conn {
             self.release();
         }
         let mut busy = self.slot || self.env.uploads.rank(self.conn_id).is_some();
+        if self.dl.as_ref().is_some_and(|(l, _)| l.tx.is_closed()) {
+            // The download stopped or completed.
+            self.dl = None;
+            if !busy {
+                return Err("download ended".into());
+            }
+        }
+        if self.replaced() && !busy {
+            return Err("replaced by a newer connection".into());
+        }
         let mut acts = Vec::new();
         if let Some((link, src)) = &mut self.dl {
             match src.phase() {
@@ -241,6 +284,11 @@ impl Conn {
                     busy = true;
                     if now - started > QUEUE_WAIT {
                         return Err("waited too long in the queue".into());
+                    }
+                    // Keep our place: eMule re-asks every FILEREASKTIME, on
+                    // the open connection when there is one.
+                    if now >= self.asked_at + FILE_REASK {
+                        acts = src.reask(&link.lock().core);
                     }
                 }
                 _ => {}
@@ -263,17 +311,24 @@ impl Conn {
         match msg {
             PeerMessage::Hello(h) => {
                 self.client = h.name().unwrap_or("").to_string();
+                self.peer_hash = Some(h.user_hash);
+                self.peer_port = h.port;
                 self.send(PeerMessage::HelloAnswer(self.env.hello()))
                     .await?;
                 if !self.hello_done {
                     self.hello_done = true;
                     self.attach_callback(h.client_id);
+                    if !outgoing {
+                        self.attach_queued(h.user_hash);
+                    }
                     self.begin_download().await?;
                 }
                 return Ok(());
             }
             PeerMessage::HelloAnswer(h) => {
                 self.client = h.name().unwrap_or("").to_string();
+                self.peer_hash = Some(h.user_hash);
+                self.peer_port = h.port;
                 if outgoing && !self.hello_done {
                     self.hello_done = true;
                     self.begin_download().await?;
@@ -298,6 +353,9 @@ impl Conn {
         if let Some(acts) = self.serve.on_message(&msg, &shares) {
             return self.serve_actions(acts).await;
         }
+        if self.replaced() && !self.slot && self.env.uploads.rank(self.conn_id).is_none() {
+            return Err("replaced by a newer connection".into());
+        }
         if let Some((link, src)) = &mut self.dl {
             let acts = {
                 let mut g = link.lock();
@@ -306,8 +364,76 @@ impl Conn {
             if let Some(acts) = acts {
                 return self.src_actions(acts).await;
             }
+        } else if msg == PeerMessage::AcceptUploadReq && !self.sent_cancel {
+            // A slot for nothing we want from this peer (an unknown peer, a
+            // download that ended, a queue we were dropped from): answer as
+            // aMule does, once, so the uploader frees the slot; the
+            // connection stays up until the idle timeout.
+            self.sent_cancel = true;
+            return self.send(PeerMessage::CancelTransfer).await;
         }
         Ok(())
+    }
+
+    /// True (and the downloader role dropped) when an uploader's newer
+    /// connection took over this connection's queued source.
+    fn replaced(&mut self) -> bool {
+        let Some((_, src)) = &self.dl else {
+            return false;
+        };
+        if self.env.queues().owns(src.sid, self.conn_id) {
+            return false;
+        }
+        self.dl = None;
+        true
+    }
+
+    /// An incoming connection: the uploader of a source waiting in its queue
+    /// calling us back to give it a slot.
+    fn attach_queued(&mut self, user_hash: [u8; 16]) {
+        if self.dl.is_some() {
+            return;
+        }
+        let found = self
+            .env
+            .queues()
+            .attach(self.addr.ip(), user_hash, self.conn_id);
+        let Some((link, sid, rank)) = found else {
+            return;
+        };
+        if let Some(w) = self.env.queues().get(sid) {
+            self.asked_at = w.asked;
+        }
+        let _ = link.tx.send(super::download::DlMsg::Reconnected { sid });
+        self.dl = Some((link, Source::resumed(sid, rank)));
+        self.last_phase = Some(Phase::Queued(rank));
+    }
+
+    /// Records a change of the downloader phase in the queue record.
+    fn sync_queue(&mut self) {
+        let Some((link, src)) = &self.dl else { return };
+        let phase = src.phase();
+        if self.last_phase == Some(phase) {
+            return;
+        }
+        self.last_phase = Some(phase);
+        match phase {
+            Phase::Queued(rank) => {
+                let Some(user_hash) = self.peer_hash else {
+                    return;
+                };
+                let peer = PeerKey {
+                    ip: self.addr.ip(),
+                    port: self.peer_port,
+                    user_hash,
+                };
+                self.env
+                    .queues()
+                    .queued(src.sid, link, peer, rank, self.conn_id, self.asked_at);
+            }
+            Phase::Downloading => self.env.queues().forget_if_owner(src.sid, self.conn_id),
+            _ => {}
+        }
     }
 
     /// An incoming connection from a low-id source we asked to call us back.
@@ -353,10 +479,7 @@ impl Conn {
                 p.client.clone_from(&self.client);
                 p.state = src.state_text();
                 p.downloading = src.phase() == Phase::Downloading;
-                p.queue_rank = match src.phase() {
-                    Phase::Queued(r) => Some(r),
-                    _ => None,
-                };
+                p.queue_rank = src.queue_rank();
             }
         }
     }
@@ -365,7 +488,12 @@ impl Conn {
         let mut queue: VecDeque<SrcAction> = acts.into();
         while let Some(a) = queue.pop_front() {
             match a {
-                SrcAction::Send(m) => self.send(m).await?,
+                SrcAction::Send(m) => {
+                    if matches!(m, PeerMessage::StartUploadReq(_)) {
+                        self.asked_at = Instant::now();
+                    }
+                    self.send(m).await?
+                }
                 SrcAction::Write { start, data } => {
                     let Some((link, _)) = &self.dl else { continue };
                     let len = data.len() as u64;
@@ -410,6 +538,7 @@ impl Conn {
                 }
             }
         }
+        self.sync_queue();
         self.update_peer_stat();
         Ok(())
     }
@@ -417,6 +546,7 @@ impl Conn {
     /// Ends the download role of this connection (it may go on uploading).
     fn detach(&mut self, reason: &str) {
         if let Some((link, src)) = self.dl.take() {
+            self.env.queues().forget_if_owner(src.sid, self.conn_id);
             {
                 let mut g = link.lock();
                 g.core.parts.remove_source(src.sid);
@@ -507,7 +637,37 @@ impl Conn {
                 format!("dropped peer {}: {reason}", self.addr),
             );
         }
+        if self.park() {
+            return;
+        }
         self.detach(reason);
+    }
+
+    /// The connection of a queued source closes: it stays in the uploader's
+    /// queue (shown at its rank) until the uploader connects back or we ask
+    /// again. True when the source needs nothing more from this connection.
+    fn park(&mut self) -> bool {
+        let Some((link, src)) = &self.dl else {
+            return false;
+        };
+        let sid = src.sid;
+        let closed = self.env.queues().closed(sid, self.conn_id);
+        match closed {
+            Closed::NotWaiting => return false,
+            Closed::Replaced => {}
+            Closed::Parked { rank, reask_at } => {
+                if let Some(p) = link.lock().peers.get_mut(&sid) {
+                    p.state = format!("queued at rank {rank}");
+                    p.downloading = false;
+                    p.queue_rank = Some(rank);
+                }
+                let _ = link
+                    .tx
+                    .send(super::download::DlMsg::Parked { sid, reask_at });
+            }
+        }
+        self.dl = None;
+        true
     }
 }
 

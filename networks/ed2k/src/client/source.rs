@@ -4,6 +4,13 @@
 //! Flow: RequestFilename + SetReqFileId → FileName/FileStatus → (HashSetRequest
 //! → HashSetAnswer) → StartUploadReq → AcceptUploadReq or QueueRank(ing) →
 //! RequestParts (three blocks at a time) → SendingPart / CompressedPart.
+//!
+//! A queued source may lose its connection and come back (see
+//! [`super::remote_queue`]): on the uploader's own connection
+//! ([`Source::resumed`], waiting for AcceptUploadReq without asking anything,
+//! as an eMule client in DS_ONQUEUE does) or on our re-ask
+//! ([`Source::reasking`], the whole file request again). Either way it keeps
+//! showing its last rank until told otherwise.
 
 use super::part_file::{PartFile, SourceId};
 use crate::proto::peer_msg::PeerMessage;
@@ -84,6 +91,8 @@ struct Inflater {
 pub struct Source {
     pub sid: SourceId,
     phase: Phase,
+    /// The rank from an earlier answer while asking again (re-ask).
+    last_rank: Option<u32>,
     /// Requested ranges not yet fully received: (start, end, bytes received).
     pending: Vec<(u64, u64, u64)>,
     inflater: Option<Inflater>,
@@ -98,9 +107,48 @@ impl Source {
         Source {
             sid,
             phase: Phase::Hello,
+            last_rank: None,
             pending: Vec::new(),
             inflater: None,
         }
+    }
+
+    /// A source queued at `rank` whose uploader connected back to us: it
+    /// waits for AcceptUploadReq (the part availability is still known).
+    pub fn resumed(sid: SourceId, rank: u32) -> Self {
+        Source {
+            phase: Phase::Queued(rank),
+            ..Source::new(sid)
+        }
+    }
+
+    /// A source queued at `rank` that we connect to again to keep our place.
+    pub fn reasking(sid: SourceId, rank: u32) -> Self {
+        Source {
+            last_rank: Some(rank),
+            ..Source::new(sid)
+        }
+    }
+
+    /// The queue rank to show: the current one, or the last one while
+    /// asking again.
+    pub fn queue_rank(&self) -> Option<u32> {
+        match self.phase {
+            Phase::Queued(r) => Some(r),
+            Phase::Downloading => None,
+            _ => self.last_rank,
+        }
+    }
+
+    /// Asks a queued source again on its open connection (file request, then
+    /// StartUploadReq), keeping our place in its queue.
+    pub fn reask(&mut self, core: &DlCore) -> Vec<SrcAction> {
+        let Phase::Queued(r) = self.phase else {
+            return vec![];
+        };
+        self.last_rank = Some(r);
+        self.phase = Phase::Hello;
+        self.begin(core)
     }
 
     /// The current phase.
@@ -115,6 +163,11 @@ impl Source {
 
     /// A short description for the Downloads pane.
     pub fn state_text(&self) -> String {
+        if let (Some(r), Phase::Hello | Phase::FileInfo | Phase::HashSet | Phase::Asking) =
+            (self.last_rank, self.phase)
+        {
+            return format!("queued at rank {r} (asking again)");
+        }
         match self.phase {
             Phase::Hello => "connecting".into(),
             Phase::FileInfo => "asking for the file".into(),
@@ -125,8 +178,12 @@ impl Source {
         }
     }
 
-    /// Hellos are exchanged: ask about the file.
+    /// Hellos are exchanged: ask about the file (nothing when already queued
+    /// there: the uploader connected to us and will accept).
     pub fn begin(&mut self, core: &DlCore) -> Vec<SrcAction> {
+        if matches!(self.phase, Phase::Queued(_)) {
+            return vec![];
+        }
         self.phase = Phase::FileInfo;
         vec![
             SrcAction::Send(PeerMessage::RequestFilename(core.hash)),
@@ -198,18 +255,24 @@ impl Source {
                 ]
             }
             M::AcceptUploadReq => {
-                if matches!(self.phase, Phase::Asking | Phase::Queued(_)) {
+                // While asking again, an accept is for the place we had.
+                if matches!(self.phase, Phase::Asking | Phase::Queued(_))
+                    || (self.last_rank.is_some() && self.phase != Phase::Downloading)
+                {
                     self.phase = Phase::Downloading;
+                    self.last_rank = None;
                     return Some(self.request_more(core));
                 }
                 vec![]
             }
             M::QueueRank(r) => {
                 self.phase = Phase::Queued(r);
+                self.last_rank = None;
                 vec![]
             }
             M::QueueRanking(r) => {
                 self.phase = Phase::Queued(r.into());
+                self.last_rank = None;
                 vec![]
             }
             M::SendingPart { hash, start, data } if mine(&hash) => self.on_data(start, data),
@@ -556,11 +619,89 @@ mod tests {
         assert!(s.inflater.is_none());
     }
 
+    fn status(c: &DlCore) -> PeerMessage {
+        PeerMessage::FileStatus {
+            hash: c.hash,
+            parts: None,
+        }
+    }
+
+    #[test]
+    fn resumed_source_waits_for_the_accept_without_asking() {
+        let mut c = core(1000);
+        // The first connection learnt the parts, then closed while queued.
+        let mut first = Source::new(1);
+        first.begin(&c);
+        first.on_message(status(&c), &mut c).unwrap();
+        first
+            .on_message(PeerMessage::QueueRanking(5), &mut c)
+            .unwrap();
+        // The uploader connects back: the source is still queued at rank 5.
+        let mut s = Source::resumed(1, 5);
+        assert!(s.begin(&c).is_empty());
+        assert_eq!(s.state_text(), "queued at rank 5");
+        assert_eq!(s.queue_rank(), Some(5));
+        let a = s.on_message(PeerMessage::AcceptUploadReq, &mut c).unwrap();
+        assert_eq!(
+            sends(&a),
+            vec![PeerMessage::RequestParts {
+                hash: [9; 16],
+                ranges: [(0, 1000), (0, 0), (0, 0)]
+            }]
+        );
+        assert_eq!(s.queue_rank(), None);
+        assert_eq!(s.state_text(), "downloading");
+    }
+
+    #[test]
+    fn reasking_keeps_showing_the_last_rank() {
+        let mut c = core(1000);
+        let mut s = Source::reasking(1, 7);
+        assert_eq!(s.state_text(), "queued at rank 7 (asking again)");
+        assert_eq!(s.begin(&c).len(), 2);
+        assert_eq!(s.queue_rank(), Some(7));
+        let a = s.on_message(status(&c), &mut c).unwrap();
+        assert_eq!(sends(&a), vec![PeerMessage::StartUploadReq(Some([9; 16]))]);
+        assert_eq!(s.queue_rank(), Some(7));
+        s.on_message(PeerMessage::QueueRank(2), &mut c).unwrap();
+        assert_eq!(s.state_text(), "queued at rank 2");
+        // Asking again on the open connection.
+        let a = s.reask(&c);
+        assert_eq!(
+            sends(&a),
+            vec![
+                PeerMessage::RequestFilename([9; 16]),
+                PeerMessage::SetReqFileId([9; 16])
+            ]
+        );
+        assert_eq!(s.queue_rank(), Some(2));
+        assert!(s.reask(&c).is_empty(), "only a queued source re-asks");
+        // The slot may come before the answer: it is for the place we had.
+        let a = s.on_message(PeerMessage::AcceptUploadReq, &mut c).unwrap();
+        assert!(matches!(&sends(&a)[0], PeerMessage::RequestParts { .. }));
+        assert_eq!(s.phase(), Phase::Downloading);
+        // A late file status does not restart the conversation.
+        assert!(s.on_message(status(&c), &mut c).unwrap().is_empty());
+    }
+
+    #[test]
+    fn accept_before_asking_is_ignored() {
+        let mut c = core(1000);
+        let mut s = Source::new(1);
+        s.begin(&c);
+        assert!(s
+            .on_message(PeerMessage::AcceptUploadReq, &mut c)
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.phase(), Phase::FileInfo);
+    }
+
     impl Source {
         fn clone_for_test(&self) -> Source {
             Source {
                 sid: self.sid,
                 phase: self.phase,
+                last_rank: self.last_rank,
                 pending: self.pending.clone(),
                 inflater: None,
             }
