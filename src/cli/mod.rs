@@ -85,6 +85,22 @@ async fn wait_for_socket(socket: &Path) -> anyhow::Result<swarmux_api::Client> {
     )
 }
 
+/// The index server's user hash, kept in `index-server.hash` so that it stays
+/// the same across restarts (clients such as aMule remember it).
+fn server_hash(data_dir: &Path) -> anyhow::Result<[u8; 16]> {
+    let path = data_dir.join("index-server.hash");
+    let stored = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| hex::decode(t.trim()).ok())
+        .and_then(|v| <[u8; 16]>::try_from(v).ok());
+    if let Some(h) = stored {
+        return Ok(h);
+    }
+    let h: [u8; 16] = rand::random();
+    std::fs::write(&path, hex::encode(h))?;
+    Ok(h)
+}
+
 /// Runs the ed2k index server until SIGINT or SIGTERM.
 async fn index_server(data_dir: &Path, args: IndexServerArgs) -> anyhow::Result<()> {
     let config = Config::load_or_create(data_dir)?;
@@ -108,6 +124,7 @@ async fn index_server(data_dir: &Path, args: IndexServerArgs) -> anyhow::Result<
     if let Some(m) = args.message {
         cfg.message = m;
     }
+    cfg.hash = Some(server_hash(data_dir)?);
     let server = swarmux_ed2k::server::bind(cfg).await?;
     let addr = server.local_addr()?;
     let ports = serde_json::json!({ "index_server": addr.port() }).to_string();

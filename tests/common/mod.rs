@@ -1,7 +1,11 @@
 //! Helpers for end-to-end tests: real `swarmux` processes on 127.0.0.1, each
-//! with its own data dir and ports picked by the OS.
+//! with its own data dir and ports picked by the OS — or, for tests against
+//! aMule, inside a network namespace of their own ([`netns`], [`amule`]).
 
 #![allow(dead_code)]
+
+pub mod amule;
+pub mod netns;
 
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -48,17 +52,33 @@ pub struct Proc {
     pub dir: PathBuf,
     child: Child,
     args: Vec<String>,
+    /// Command prefix the process runs under (e.g. `ip netns exec NS`).
+    prefix: Vec<String>,
 }
 
 impl Proc {
     fn spawn(dir: &Path, args: &[String]) -> Proc {
+        Proc::spawn_in(&[], dir, args)
+    }
+
+    /// Spawns swarmux under a command prefix such as `ip netns exec NS`
+    /// (which execs the program in place, so killing the child kills swarmux).
+    fn spawn_in(prefix: &[String], dir: &Path, args: &[String]) -> Proc {
         std::fs::create_dir_all(dir).unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("test-stderr.log"))
             .unwrap();
-        let child = Command::new(bin())
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = cmd
             .arg("--data-dir")
             .arg(dir)
             .args(args)
@@ -71,6 +91,7 @@ impl Proc {
             dir: dir.to_path_buf(),
             child,
             args: args.to_vec(),
+            prefix: prefix.to_vec(),
         }
     }
 
@@ -117,8 +138,38 @@ impl IndexServer {
         IndexServer { proc, port }
     }
 
+    /// Starts one inside a network namespace, listening on `ip:port`, with
+    /// `extra` arguments (e.g. `--message TEXT`).
+    pub fn start_in(
+        ns: &netns::Netns,
+        dir: &Path,
+        ip: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> IndexServer {
+        let mut args: Vec<String> = vec![
+            "index-server".into(),
+            "--listen".into(),
+            format!("{ip}:{port}"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let proc = Proc::spawn_in(&ns.prefix(), dir, &args);
+        let port = port_of(dir, "index_server");
+        IndexServer { proc, port }
+    }
+
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (SIGKILL) and starts it again with the same data dir
+    /// and arguments.
+    pub fn restart(&mut self) {
+        self.proc.kill9();
+        let dir = self.proc.dir.clone();
+        let _ = std::fs::remove_file(dir.join("ports.json"));
+        self.proc = Proc::spawn_in(&self.proc.prefix, &dir, &self.proc.args);
+        self.port = port_of(&dir, "index_server");
     }
 }
 
@@ -134,7 +185,26 @@ impl Node {
         let _ = std::fs::remove_file(dir.join("ports.json"));
         let mut args: Vec<String> = vec!["daemon".into(), "--ed2k-port".into(), "0".into()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let proc = Proc::spawn(dir, &args);
+        Node::spawn_in(&[], dir, &args)
+    }
+
+    /// Starts a daemon inside a network namespace, its ed2k side bound to
+    /// `ip:port` (listening and outgoing), with `extra` arguments.
+    pub fn start_in(ns: &netns::Netns, dir: &Path, ip: &str, port: u16, extra: &[&str]) -> Node {
+        let _ = std::fs::remove_file(dir.join("ports.json"));
+        let mut args: Vec<String> = vec![
+            "daemon".into(),
+            "--ed2k-bind".into(),
+            ip.into(),
+            "--ed2k-port".into(),
+            port.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Node::spawn_in(&ns.prefix(), dir, &args)
+    }
+
+    fn spawn_in(prefix: &[String], dir: &Path, args: &[String]) -> Node {
+        let proc = Proc::spawn_in(prefix, dir, args);
         let ed2k_port = port_of(dir, "ed2k_tcp");
         let node = Node { proc, ed2k_port };
         wait_for(20, "the control socket", || node.try_json(&["status"]));
@@ -144,9 +214,10 @@ impl Node {
     /// Starts the same daemon again after a crash.
     pub fn restart(&mut self) {
         let dir = self.proc.dir.clone();
-        let extra: Vec<String> = self.proc.args[3..].to_vec();
-        let extra: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
-        *self = Node::start(&dir, &extra);
+        let prefix = self.proc.prefix.clone();
+        let args = self.proc.args.clone();
+        let _ = std::fs::remove_file(dir.join("ports.json"));
+        *self = Node::spawn_in(&prefix, &dir, &args);
     }
 
     /// Runs a client command against this daemon.
@@ -159,7 +230,8 @@ impl Node {
             .expect("run swarmux")
     }
 
-    fn try_json(&self, args: &[&str]) -> Option<Value> {
+    /// Like [`Node::json`], `None` when the command fails.
+    pub fn try_json(&self, args: &[&str]) -> Option<Value> {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
         let out = self.cli(&a);

@@ -23,6 +23,11 @@ pub struct IndexServerConfig {
     pub idle_timeout: Duration,
     /// How long the connect-back check may take before the client gets a low id.
     pub port_check_timeout: Duration,
+    /// The server's user hash (in its ident and its port-check hello); random
+    /// when `None`. Keep it stable across restarts: aMule 2.3.3 gave a low id
+    /// (failed port check) after the server at one address had come back
+    /// twice with a new hash (seen while writing tests/amule_interop.rs).
+    pub hash: Option<[u8; 16]>,
 }
 
 impl Default for IndexServerConfig {
@@ -37,6 +42,7 @@ impl Default for IndexServerConfig {
             max_results: 300,
             idle_timeout: Duration::from_secs(15 * 60),
             port_check_timeout: Duration::from_secs(5),
+            hash: None,
         }
     }
 }

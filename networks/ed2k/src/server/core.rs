@@ -181,9 +181,11 @@ impl ServerCore {
                 let n = self
                     .index
                     .offer(conn, (me.id, me.port), &files, self.max_files_per_client);
-                if n < files.len() {
-                    tracing::debug!("{}: kept {n} of {} offered files", me.addr, files.len());
-                }
+                // aMule 2.3.3 does not offer at login (unlike eMule): its files
+                // come with its publish timer, about a minute after amuled
+                // started, zlib-packed, and later only files not yet published
+                // (seen in tests/amule_interop.rs).
+                tracing::debug!("{}: offered {} files, kept {n}", me.addr, files.len());
                 // Offers (and the empty keep-alive offers eMule sends) are answered
                 // with fresh user and file counts, so clients' server lists stay current.
                 reply(self.status())

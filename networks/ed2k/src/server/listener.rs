@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -68,13 +68,26 @@ fn deliver(state: &mut State, out: Vec<Outgoing>) {
 /// A bound, not yet running index server.
 pub struct IndexServer {
     listener: TcpListener,
+    /// Status requests on the TCP port + 4 (eMule's convention), if bindable.
+    udp: Option<UdpSocket>,
     shared: Arc<Shared>,
 }
 
 /// Binds the listening socket.
 pub async fn bind(config: IndexServerConfig) -> io::Result<IndexServer> {
     let listener = TcpListener::bind(config.listen).await?;
-    let hash: [u8; 16] = rand::random();
+    let mut udp_addr = listener.local_addr()?;
+    let udp = match udp_addr.port().checked_add(4) {
+        Some(p) => {
+            udp_addr.set_port(p);
+            UdpSocket::bind(udp_addr)
+                .await
+                .map_err(|e| tracing::warn!("no UDP status answers on {udp_addr}: {e}"))
+                .ok()
+        }
+        None => None,
+    };
+    let hash: [u8; 16] = config.hash.unwrap_or_else(rand::random);
     let core = ServerCore::new(
         ServerIdentity {
             hash,
@@ -87,6 +100,7 @@ pub async fn bind(config: IndexServerConfig) -> io::Result<IndexServer> {
     );
     Ok(IndexServer {
         listener,
+        udp,
         shared: Arc::new(Shared {
             state: Mutex::new(State {
                 core,
@@ -115,6 +129,9 @@ impl IndexServer {
                 .map_or_else(|e| e.to_string(), |a| a.to_string())
         );
         let mut tasks = JoinSet::new();
+        if let Some(udp) = self.udp {
+            tasks.spawn(serve_udp(udp, self.shared.clone()));
+        }
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -148,6 +165,29 @@ fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
             .ip()
             .to_ipv4_mapped()
             .map(|ip| SocketAddrV4::new(ip, a.port())),
+    }
+}
+
+/// Answers UDP server-status pings until the task is cancelled.
+async fn serve_udp(sock: UdpSocket, shared: Arc<Shared>) {
+    let mut buf = [0u8; 512];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let status = {
+            let st = shared.lock();
+            super::udp::UdpStatus {
+                users: st.core.user_count() as u32,
+                files: st.core.file_count() as u32,
+                max_users: MAX_CONNECTIONS as u32,
+                soft_files: shared.config.max_files_per_client as u32,
+                hard_files: shared.config.max_files_per_client as u32,
+            }
+        };
+        if let Some(reply) = super::udp::answer(&buf[..n], status) {
+            let _ = sock.send_to(&reply, from).await;
+        }
     }
 }
 

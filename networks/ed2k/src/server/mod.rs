@@ -12,12 +12,15 @@
 //! - A low-id client asking for sources gets only high-id ones.
 //! - Anything malformed, oversized, or sent before the login drops that one
 //!   connection with a warning.
+//! - UDP status requests on the TCP port + 4 get the user and file counts
+//!   ([`udp`]); aMule marks a server that does not answer them as failed.
 
 pub mod config;
 pub mod core;
 pub mod index;
 pub mod listener;
 pub mod port_check;
+pub mod udp;
 
 #[cfg(test)]
 mod tests;
