@@ -95,6 +95,10 @@ pub enum DlMsg {
     Reconnected {
         sid: SourceId,
     },
+    /// Writing the temp file failed (a full disk, a read-only or vanished
+    /// folder): the download stops with the reason instead of dropping peer
+    /// after peer.
+    WriteFailed(String),
     Stop,
 }
 
@@ -251,6 +255,13 @@ impl Coordinator {
                     if matches!(msg, DlMsg::Stop) {
                         break;
                     }
+                    if let DlMsg::WriteFailed(e) = msg {
+                        self.stop_peers(&link);
+                        self.fail(format!(
+                            "cannot write the temp file: {e} (verified parts are kept; free some space and resume)"
+                        ));
+                        return;
+                    }
                     if self.on_msg(msg, &link) {
                         // Completed.
                         self.stop_peers(&link);
@@ -355,7 +366,7 @@ impl Coordinator {
                 let pending = link.lock().core.parts.unverified_complete();
                 self.verify(pending, link);
             }
-            DlMsg::Stop => {}
+            DlMsg::Stop | DlMsg::WriteFailed(_) => {}
         }
         false
     }

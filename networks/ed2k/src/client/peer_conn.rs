@@ -499,10 +499,9 @@ impl Conn {
                     let len = data.len() as u64;
                     self.env.limits.download.acquire(data.len()).await;
                     if let Err(e) = link.file.write_at(start, data).await {
-                        self.env.log(
-                            LogLevel::Error,
-                            format!("writing the temp file failed: {e}"),
-                        );
+                        let _ = link
+                            .tx
+                            .send(super::download::DlMsg::WriteFailed(e.to_string()));
                         return Err(format!("disk write failed: {e}"));
                     }
                     self.last_data = Instant::now();
