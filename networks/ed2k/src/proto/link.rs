@@ -222,15 +222,15 @@ mod tests {
 
     #[test]
     fn parses_server_and_errors() {
-        let s = parse_link("ED2K://|server|10.0.0.1|4661|/").unwrap();
+        let s = parse_link("ED2K://|server|127.0.0.1|4661|/").unwrap();
         assert_eq!(
             s,
             Ed2kLink::Server {
-                host: "10.0.0.1".into(),
+                host: "127.0.0.1".into(),
                 port: 4661
             }
         );
-        assert_eq!(s.to_string(), "ed2k://|server|10.0.0.1|4661|/");
+        assert_eq!(s.to_string(), "ed2k://|server|127.0.0.1|4661|/");
         assert!(parse_link("http://x").is_err());
         assert!(parse_link("ed2k://|file|a|x|00|/").is_err());
         assert!(parse_link("ed2k://|file|a|1|zz|/").is_err());
