@@ -119,6 +119,16 @@ fn every_verb_works_and_errors_are_clear() {
     let id = added["id"].as_u64().unwrap().to_string();
     fails_with(&node, &["get", LINK], "already in the queue");
     fails_with(&node, &["get", "garbage"], "no network understands");
+    fails_with(
+        &node,
+        &["get", "ed2k://|file|x|notasize|00|/"],
+        "bad link: ed2k link has an invalid size",
+    );
+    fails_with(
+        &node,
+        &["get", "ed2k://|server|127.0.0.1|4661|/"],
+        "bad link:",
+    );
     fails_with(&node, &["get", "99999"], "no search result #99999");
     ok(&node, &["priority", &id, "high"]);
     ok(&node, &["pause", &id]);

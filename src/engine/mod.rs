@@ -71,6 +71,8 @@ pub struct Engine {
     queue: Queue,
     hub: SearchHub,
     shares: Arc<Vec<SharedFile>>,
+    /// Folders shared with `swarmux share add`, as stored (read once at start).
+    added_share_dirs: Vec<PathBuf>,
     hashing: Option<HashingView>,
     scanning: bool,
     rescan_pending: bool,
@@ -136,6 +138,7 @@ impl Engine {
                 listening: BTreeMap::new(),
             });
         }
+        let added_share_dirs = store.share_dirs()?;
         let mut queue = Queue::default();
         for rec in store.downloads()? {
             queue.insert(rec);
@@ -149,6 +152,7 @@ impl Engine {
             queue,
             hub: SearchHub::default(),
             shares: Arc::new(Vec::new()),
+            added_share_dirs,
             hashing: None,
             scanning: false,
             rescan_pending: false,
@@ -279,15 +283,7 @@ impl Engine {
             return;
         }
         self.scanning = true;
-        let mut dirs = self.shared_dirs();
-        match self.store.share_dirs() {
-            Ok(d) => dirs.extend(d),
-            Err(e) => self.log_line(
-                LogLevel::Error,
-                "shares",
-                format!("reading share list: {e}"),
-            ),
-        }
+        let dirs = self.shared_dirs();
         let tx = self.tx.clone();
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
@@ -304,11 +300,12 @@ impl Engine {
         });
     }
 
-    /// The configured shared folders plus the download folder: finished
-    /// files are shared where they land, as aMule and mldonkey do.
+    /// The download folder (finished files are shared where they land, as
+    /// aMule and mldonkey do), the configured folders, and those added at runtime.
     fn shared_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = vec![self.config.download_dir.clone()];
         dirs.extend(self.config.shared_dirs.iter().cloned());
+        dirs.extend(self.added_share_dirs.iter().cloned());
         dirs
     }
 

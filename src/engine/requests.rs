@@ -34,6 +34,8 @@ impl Engine {
             Request::ShareAdd { dir } => self.share_add(&dir),
             Request::ShareRemove { dir } => match self.store.remove_share_dir(dir.as_ref()) {
                 Ok(true) => {
+                    self.added_share_dirs
+                        .retain(|d| d.as_path() != std::path::Path::new(&dir));
                     self.info("shares", format!("stopped sharing {dir}"));
                     self.rescan_shares();
                     Response::Ok
@@ -241,6 +243,9 @@ impl Engine {
         };
         if let Err(e) = self.store.add_share_dir(&path) {
             return error(e.to_string());
+        }
+        if !self.added_share_dirs.contains(&path) {
+            self.added_share_dirs.push(path.clone());
         }
         self.info("shares", format!("sharing {}", path.display()));
         self.rescan_shares();

@@ -50,14 +50,11 @@ impl Engine {
                 .filter(|s| s.state == "connected")
                 .count(),
         };
-        let mut dirs: Vec<String> = self
+        let dirs: Vec<String> = self
             .shared_dirs()
             .iter()
             .map(|d| d.display().to_string())
             .collect();
-        if let Ok(extra) = self.store.share_dirs() {
-            dirs.extend(extra.iter().map(|d| d.display().to_string()));
-        }
         let skip = self.log.len().saturating_sub(LOG_IN_SNAPSHOT);
         Snapshot {
             seq: self.seq,

@@ -106,7 +106,8 @@ pub async fn wait_for<T>(
     }
 }
 
-fn spec(f: &SharedFile, link: String, temp: &Path) -> DownloadSpec {
+/// A download of `f` from `link` into `temp`.
+pub(super) fn spec(f: &SharedFile, link: String, temp: &Path) -> DownloadSpec {
     DownloadSpec {
         id: 7,
         name: f.name.clone(),

@@ -59,8 +59,12 @@ impl Network for Ed2kNetwork {
         "ed2k"
     }
 
+    /// Every `ed2k://` link is ours; a malformed one then gets `parse_link`'s
+    /// precise error instead of "no network understands it".
     fn handles_link(&self, link: &str) -> bool {
-        matches!(parse_link(link), Ok(Ed2kLink::File(_)))
+        link.trim()
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ed2k://"))
     }
 
     fn parse_link(&self, link: &str) -> Result<(String, u64, ContentHash), String> {

@@ -2,12 +2,11 @@
 //! built from `proto` that behaves like aMule: it queues us, drops the
 //! connection, and later connects to our listening port to give us a slot.
 
-use super::net_tests::{pseudo_random, share, start_node, wait_for};
+use super::net_tests::{pseudo_random, share, spec, start_node, wait_for};
 use crate::proto::frame::{FrameDecoder, DEFAULT_MAX_FRAME};
 use crate::proto::peer_msg::{Hello, PeerCaps, PeerMessage};
-use std::path::Path;
 use std::time::Duration;
-use swarmux_net::{ContentHash, DownloadSpec, NetCommand, NetEvent, SharedFile};
+use swarmux_net::{NetCommand, NetEvent, SharedFile};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -71,19 +70,6 @@ fn up_hello(port: u16) -> Hello {
         PeerCaps::default(),
         (0, 0),
     )
-}
-
-fn spec(f: &SharedFile, link: String, temp: &Path) -> DownloadSpec {
-    DownloadSpec {
-        id: 31,
-        name: f.name.clone(),
-        size: f.size,
-        hash: ContentHash::Ed2k(f.ed2k),
-        link,
-        temp_path: temp.to_path_buf(),
-        verified: vec![],
-        meta: None,
-    }
 }
 
 /// Answers a downloader's file requests like aMule until it asks for a slot,

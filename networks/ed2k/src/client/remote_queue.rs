@@ -256,7 +256,7 @@ mod tests {
     fn parked_source_is_matched_by_user_hash() {
         let now = Instant::now();
         let mut q = RemoteQueues::new();
-        q.queued(1, &"dl-a", key([10, 0, 0, 1], 7), 3, 100, now);
+        q.queued(1, &"dl-a", key([127, 0, 0, 1], 7), 3, 100, now);
         assert!(q.owns(1, 100));
         assert_eq!(
             q.closed(1, 100),
@@ -266,10 +266,10 @@ mod tests {
             }
         );
         // The same address with another hash is someone else.
-        assert_eq!(q.attach(IpAddr::from([10, 0, 0, 1]), [8; 16], 200), None);
-        assert_eq!(q.attach(IpAddr::from([10, 0, 0, 1]), [0; 16], 200), None);
+        assert_eq!(q.attach(IpAddr::from([127, 0, 0, 1]), [8; 16], 200), None);
+        assert_eq!(q.attach(IpAddr::from([127, 0, 0, 1]), [0; 16], 200), None);
         assert_eq!(
-            q.attach(IpAddr::from([10, 0, 0, 1]), [7; 16], 200),
+            q.attach(IpAddr::from([127, 0, 0, 1]), [7; 16], 200),
             Some(("dl-a", 1, 3))
         );
         assert!(q.owns(1, 200));
@@ -286,13 +286,13 @@ mod tests {
             }
         );
         let later = now + Duration::from_secs(5);
-        q.queued(2, &"dl-b", key([10, 0, 0, 9], 7), 4, 101, later);
+        q.queued(2, &"dl-b", key([127, 0, 0, 9], 7), 4, 101, later);
         assert_eq!(
-            q.attach(IpAddr::from([10, 0, 0, 1]), [7; 16], 300),
+            q.attach(IpAddr::from([127, 0, 0, 1]), [7; 16], 300),
             Some(("dl-a", 1, 3))
         );
         assert_eq!(
-            q.attach(IpAddr::from([10, 0, 0, 5]), [7; 16], 301),
+            q.attach(IpAddr::from([127, 0, 0, 5]), [7; 16], 301),
             Some(("dl-b", 2, 4))
         );
     }
@@ -301,10 +301,10 @@ mod tests {
     fn a_newer_connection_replaces_the_old_one() {
         let now = Instant::now();
         let mut q = RemoteQueues::new();
-        q.queued(1, &"dl", key([10, 0, 0, 1], 7), 5, 100, now);
+        q.queued(1, &"dl", key([127, 0, 0, 1], 7), 5, 100, now);
         // The uploader connects while our old connection still looks open.
         assert!(q
-            .attach(IpAddr::from([10, 0, 0, 1]), [7; 16], 200)
+            .attach(IpAddr::from([127, 0, 0, 1]), [7; 16], 200)
             .is_some());
         assert_eq!(q.closed(1, 100), Closed::Replaced);
         // A re-ask started meanwhile is redundant.
@@ -331,12 +331,12 @@ mod tests {
         let t0 = Instant::now();
         let t1 = t0 + Duration::from_secs(60);
         let mut q = RemoteQueues::new();
-        q.queued(1, &"a", key([10, 0, 0, 1], 7), 9, 100, t0);
+        q.queued(1, &"a", key([127, 0, 0, 1], 7), 9, 100, t0);
         // A rank update on the same connection, without a new ask.
-        q.queued(1, &"a", key([10, 0, 0, 1], 7), 4, 100, t0);
+        q.queued(1, &"a", key([127, 0, 0, 1], 7), 4, 100, t0);
         let w = q.get(1).unwrap();
         assert_eq!((w.rank, w.asked, w.reask_at()), (4, t0, t0 + FILE_REASK));
-        q.queued(2, &"b", key([10, 0, 0, 1], 7), 2, 101, t1);
+        q.queued(2, &"b", key([127, 0, 0, 1], 7), 2, 101, t1);
         assert_eq!(
             q.closed(1, 100),
             Closed::Parked {
@@ -351,7 +351,7 @@ mod tests {
                 reask_at: t1 + FILE_REASK
             }
         );
-        let (l, sid, _) = q.attach(IpAddr::from([10, 0, 0, 1]), [7; 16], 5).unwrap();
+        let (l, sid, _) = q.attach(IpAddr::from([127, 0, 0, 1]), [7; 16], 5).unwrap();
         assert_eq!((l, sid), ("b", 2));
         q.forget_where(|l| *l == "b");
         assert_eq!(q.len(), 1);
