@@ -93,8 +93,19 @@ impl World {
     /// amuled sharing `shares` files from `share_dir`, hashed, then logged
     /// into the server (so its first OP_OFFERFILES carries them all).
     fn amuled(&self, share_dir: Option<&Path>, shares: usize) -> Amuled {
+        self.amuled_with(share_dir, shares, |_| {})
+    }
+
+    /// Like [`World::amuled`], with `tune` adjusting its config first.
+    fn amuled_with(
+        &self,
+        share_dir: Option<&Path>,
+        shares: usize,
+        tune: impl FnOnce(&mut AmuleConfig),
+    ) -> Amuled {
         let mut cfg = AmuleConfig::new(AMULE_IP);
         cfg.shared_dirs.extend(share_dir.map(Path::to_path_buf));
+        tune(&mut cfg);
         let a = Amuled::start(&self.ns, &self.dir("amule"), cfg);
         // aMule 2.3.3 offers its files to the server on a publish timer, not
         // at login: the first OP_OFFERFILES comes about a minute after amuled
@@ -177,9 +188,13 @@ fn wait_incoming(
         }
         if moved_at.elapsed() > Duration::from_secs(45) {
             let unread = w.ns.unread_bytes(AMULE_IP, &format!("{B_IP}:{ED2K_PORT}"));
-            let stalled = entry.filter(|d| d.line.contains("Downloading"));
+            let stalled = entry.is_some_and(|d| d.line.contains("Downloading")) && unread > 0;
+            // After a restart aMule sometimes sits "Waiting" with no source
+            // (`0/   0`): its source request went out before its login
+            // finished. A further restart asks again.
+            let sourceless = entry.is_some_and(|d| d.line.contains("0/   0"));
             assert!(
-                unread > 0 && stalled.is_some() && recoveries < 3,
+                (stalled || sourceless) && recoveries < 5,
                 "amuled's download of {name} has not moved for 45s at {last_percent}% \
                  ({unread} bytes unread in its socket, {recoveries} recoveries); show dl: \
                  {dl:?}\nlog:\n{}",
@@ -310,7 +325,12 @@ fn amuled_downloads_from_swarmux() {
     let t1 = Instant::now();
 
     let mut seen_upload: Option<Value> = None;
+    let mut seen_pane: Option<String> = None;
     let recoveries = wait_incoming(&w, &mut a, NAME, SIZE, 400, || {
+        if seen_upload.is_some() && seen_pane.is_none() {
+            // The Shares/Uploads pane of a TUI attached to B, while it runs.
+            seen_pane = Some(tui_screen(&b, "3", "amule-interop").unwrap_or_default());
+        }
         if seen_upload.is_none() {
             let ups = b.json(&["list"])["uploads"].clone();
             seen_upload = ups.as_array().and_then(|u| {
@@ -331,6 +351,10 @@ fn amuled_downloads_from_swarmux() {
         SIZE as f64 / secs / 1000.0
     );
     let upload = seen_upload.expect("swarmux list --json never showed the upload to amuled");
+    if let Some(screen) = seen_pane.filter(|s| !s.is_empty()) {
+        println!("{screen}");
+        assert!(screen.contains(NAME), "Uploads pane:\n{screen}");
+    }
     println!("upload seen in list --json: {upload}");
     assert_eq!(upload["client"], "amule-interop");
     let got = std::fs::read(a.incoming().join(NAME)).unwrap();
@@ -624,4 +648,145 @@ fn amuled_keeps_its_high_id_across_index_server_restarts() {
         assert!(status.ends_with("with HighID"), "restart {round}: {status}");
         assert_eq!(a.client_id(), Some(high_id(AMULE_IP)));
     }
+}
+
+/// The state of the first download's source at `addr`, and its received bytes.
+fn source_state(node: &Node, addr_prefix: &str) -> Option<(String, u64)> {
+    let d = first_download(node);
+    d["peers"].as_array()?.iter().find_map(|p| {
+        let addr = p["addr"].as_str()?;
+        addr.starts_with(addr_prefix).then(|| {
+            (
+                p["state"].as_str().unwrap_or("").to_string(),
+                p["received"].as_u64().unwrap_or(0),
+            )
+        })
+    })
+}
+
+/// Acceptance 5: amuled with two upload slots (its minimum), both taken by
+/// swarmux nodes A and B; swarmux node C waits in aMule's queue and shows
+/// its rank in `list --json` and in the TUI's Downloads pane, and starts
+/// receiving when A pauses and its slot frees.
+#[test]
+fn swarmux_waits_in_amuled_queue_and_starts_when_a_slot_frees() {
+    require_or_skip!(AMULE_TOOLS);
+    let t0 = Instant::now();
+    const NAME: &str = "interop-queue.bin";
+    const SIZE: usize = 30_000_000;
+    let w = World::new(&[]);
+    let content = data(SIZE, 15);
+    let shared = share(&w.dir("amule-files"), NAME, &content);
+    // 20 kB/s at 10 kB/s per slot: round(20 / 10) = 2 slots, aMule's minimum
+    // (`CUploadQueue::GetMaxSlots`). Slow enough that nobody finishes, and
+    // far below the 10 MB after which aMule would kick a slot holder.
+    let a = w.amuled_with(Some(&shared), 1, |cfg| {
+        cfg.max_upload_kb = 20;
+        cfg.slot_allocation_kb = 10;
+    });
+    let amule_src = format!("{AMULE_IP}:");
+
+    let mut nodes = Vec::new();
+    for (name, ip) in [("a", ADDRS[0]), ("b", B_IP), ("c", C_IP)] {
+        let n = w.node(name, ip, &[]);
+        n.wait_ready(0);
+        let row = find_row(&n, &["interop", "queue"], NAME, 1);
+        let id = row["id"].as_u64().unwrap().to_string();
+        let out = n.cli(&["get", &id]);
+        assert!(out.status.success(), "get: {out:?}");
+        nodes.push(n);
+        if name == "c" {
+            break;
+        }
+        // Let this node take its slot before the next one asks.
+        let (state, got) = wait_for(90, &format!("{name} receiving from amuled"), || {
+            source_state(nodes.last().unwrap(), &amule_src).filter(|(_, got)| *got > 0)
+        });
+        println!("{name}: {state}, {got} bytes after {:?}", t0.elapsed());
+    }
+    let (a_node, c) = (&nodes[0], &nodes[2]);
+
+    // C is queued, with aMule's rank.
+    let (state, _) = wait_for(90, "C queued in amuled's queue", || {
+        source_state(c, &amule_src).filter(|(s, _)| s.starts_with("queued at rank"))
+    });
+    let note = first_download(c)["note"].as_str().unwrap_or("").to_string();
+    println!(
+        "C: source {state:?}, download note {note:?} after {:?}",
+        t0.elapsed()
+    );
+    assert!(note.contains("queued at rank 1"), "note: {note}");
+    assert_eq!(first_download(c)["received"], 0);
+
+    // The Downloads pane of a TUI attached to C says so too.
+    if let Some(screen) = tui_screen(c, "2", "queued at rank") {
+        println!("{screen}");
+        assert!(
+            screen.contains("queued at rank 1"),
+            "the Downloads pane does not show the rank:\n{screen}"
+        );
+    }
+
+    // A pauses: its connection closes, aMule frees the slot, connects back to
+    // C (queued) with OP_ACCEPTUPLOADREQ, and C starts.
+    let a_id = first_download(a_node)["id"].as_u64().unwrap().to_string();
+    assert!(a_node.cli(&["pause", &a_id]).status.success());
+    let t1 = Instant::now();
+    let (state, got) = wait_for(120, "C receiving after A freed its slot", || {
+        source_state(c, &amule_src).filter(|(_, got)| *got > 0)
+    });
+    println!(
+        "C: {state}, {got} bytes {:.1}s after A paused; total {:?}",
+        t1.elapsed().as_secs_f64(),
+        t0.elapsed()
+    );
+    let _ = a;
+}
+
+/// Attaches a TUI to `node` in tmux (outside the namespace: the control
+/// socket is a file), opens the pane `key` selects and returns the screen
+/// once it shows `needle`. `None` (with a notice) without tmux.
+fn tui_screen(node: &Node, key: &str, needle: &str) -> Option<String> {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("SWARMUX_REQUIRE_PEERS").is_none(),
+            "tmux is required in CI"
+        );
+        eprintln!("\n!!! tmux missing: the TUI pane was not checked !!!\n");
+        return None;
+    }
+    let tmux = |args: &[&str]| {
+        let out = std::process::Command::new("tmux")
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let session = format!("swx-queue-{}", std::process::id());
+    let cmd = format!("{} --data-dir {}", bin(), node.proc.dir.display());
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "35",
+        &cmd,
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    tmux(&["send-keys", "-t", &session, key]);
+    let screen = wait_for(20, &format!("{needle:?} in TUI pane {key}"), || {
+        let s = tmux(&["capture-pane", "-p", "-t", &session]);
+        s.contains(needle).then_some(s)
+    });
+    tmux(&["send-keys", "-t", &session, "q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux(&["kill-session", "-t", &session]);
+    Some(screen)
 }

@@ -43,6 +43,9 @@ pub struct AmuleConfig {
     /// Upload limit in kB/s. 0 ("unlimited") makes aMule 2.3.3 start an upload
     /// at a few kB/s and creep up by ~1 kB/s per second; a fixed limit does not.
     pub max_upload_kb: u32,
+    /// aMule's "slot allocation" in kB/s: it opens `max_upload_kb / this`
+    /// upload slots (rounded, at least 2: `MIN_UP_CLIENTS_ALLOWED`).
+    pub slot_allocation_kb: u32,
     pub shared_dirs: Vec<PathBuf>,
     pub nick: String,
 }
@@ -53,6 +56,7 @@ impl AmuleConfig {
             ip: ip.into(),
             tcp_port: 5662,
             max_upload_kb: 10_000,
+            slot_allocation_kb: 100,
             shared_dirs: Vec::new(),
             nick: "amule-interop".into(),
         }
@@ -527,6 +531,7 @@ fn amule_conf(cfg: &AmuleConfig, conf: &Path, password_md5: &str) -> String {
         ip,
         tcp_port,
         max_upload_kb,
+        slot_allocation_kb,
         nick,
         ..
     } = cfg;
@@ -544,6 +549,7 @@ Address={ip}
 MaxUpload={max_upload_kb}
 MaxDownload=0
 UploadCapacity={max_upload_kb}
+SlotAllocation={slot_allocation_kb}
 DownloadCapacity=100000
 Autoconnect=0
 Reconnect=1
