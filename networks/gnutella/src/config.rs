@@ -1,0 +1,64 @@
+//! Settings of the Gnutella network, as the daemon builds them from its
+//! command line and config file.
+
+use std::net::SocketAddr;
+
+/// Which role the node takes on the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Takes leaves and other ultrapeers, floods queries.
+    Ultrapeer,
+    /// Keeps a few ultrapeer connections and sends them its QRP table.
+    Leaf,
+    /// Ultrapeer unless firewalled (a node others cannot reach is a leaf).
+    #[default]
+    Auto,
+}
+
+impl Mode {
+    /// Parses `ultrapeer`, `leaf` or `auto` (any case).
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.to_ascii_lowercase().as_str() {
+            "ultrapeer" | "up" => Some(Mode::Ultrapeer),
+            "leaf" => Some(Mode::Leaf),
+            "auto" => Some(Mode::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// Settings of the Gnutella network.
+#[derive(Clone, Debug)]
+pub struct GnutellaConfig {
+    /// TCP address for Gnutella links and HTTP transfers (port 0 = any free port).
+    pub listen: SocketAddr,
+    pub mode: Mode,
+    /// Neighbours as `HOST:PORT`, connected at start and kept in the host cache.
+    pub peers: Vec<String>,
+    /// As an ultrapeer: most leaves (more are refused with 503).
+    pub max_leaves: usize,
+    /// Most ultrapeer neighbours; a node keeps connecting from its host cache
+    /// until it has this many (a leaf) or half of them (an ultrapeer).
+    pub max_ultrapeers: usize,
+    /// Test knob for a node that cannot accept connections: every incoming
+    /// TCP connection is closed at once, the node says so in its query hits
+    /// and queries, and uploads only through Push/GIV.
+    pub firewalled: bool,
+    /// Offer and accept deflate link compression (on by default; off is a
+    /// test knob for an uncompressed link).
+    pub deflate: bool,
+}
+
+impl Default for GnutellaConfig {
+    fn default() -> Self {
+        GnutellaConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 6346)),
+            mode: Mode::Auto,
+            peers: Vec::new(),
+            max_leaves: 32,
+            max_ultrapeers: 4,
+            firewalled: false,
+            deflate: true,
+        }
+    }
+}

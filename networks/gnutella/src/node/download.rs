@@ -1,0 +1,334 @@
+//! One download: its sources, the parts, the workers fetching from up to
+//! [`MAX_ACTIVE`] sources at once, progress reports, and the final check of
+//! the whole file against its `urn:sha1`.
+
+use super::env::{lock, Env, MainMsg};
+use super::fetch::{fetch, Outcome};
+use super::parts::PartTable;
+use crate::magnet::{Magnet, Source};
+use crate::proto::huge::Sha1Urn;
+use sha1::{Digest, Sha1};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use swarmux_net::{DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Sources fetched from at once.
+pub const MAX_ACTIVE: usize = 4;
+/// Most sources kept per download.
+pub const MAX_SOURCES: usize = 64;
+/// A source failing this many times in a row is dropped.
+const MAX_FAILS: u32 = 5;
+/// How often a download without a working source asks the network again.
+const REQUERY: Duration = Duration::from_secs(300);
+
+/// What the download's workers share.
+#[derive(Default)]
+pub struct DlState {
+    pub parts: PartTable,
+    /// Parts completed since the last report.
+    pub new_done: Vec<usize>,
+    pub peers: HashMap<String, PeerInfo>,
+    pub received: u64,
+    /// Sources learned from `X-Alt` answers.
+    pub alt: Vec<Source>,
+    /// Sources that supplied data (blamed if the file does not verify).
+    pub contributors: Vec<String>,
+}
+
+/// A download as its workers see it.
+pub struct DlCtx {
+    pub id: DownloadId,
+    pub urn: Sha1Urn,
+    pub name: String,
+    pub size: u64,
+    pub temp_path: PathBuf,
+    pub state: Mutex<DlState>,
+}
+
+impl DlCtx {
+    /// Sets what a source is doing, for the Downloads pane.
+    pub fn peer_state(&self, key: &str, state: &str) {
+        let mut st = lock(&self.state);
+        let p = st.peers.entry(key.to_string()).or_insert_with(|| PeerInfo {
+            addr: key.to_string(),
+            ..Default::default()
+        });
+        p.state = state.to_string();
+    }
+
+    /// Records a source's software name.
+    pub fn peer_client(&self, key: &str, client: &str) {
+        if let Some(p) = lock(&self.state).peers.get_mut(key) {
+            p.client = client.chars().take(60).collect();
+        }
+    }
+
+    /// Counts bytes received from a source.
+    pub fn received(&self, key: &str, n: u64) {
+        let mut st = lock(&self.state);
+        st.received += n;
+        if let Some(p) = st.peers.get_mut(key) {
+            p.received += n;
+        }
+    }
+}
+
+/// The node loop's handle on a running download.
+pub struct DlHandle {
+    pub urn: Sha1Urn,
+    /// New sources for it.
+    pub tx: mpsc::UnboundedSender<Vec<Source>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DlHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct SourceSlot {
+    src: Source,
+    retry_at: Instant,
+    running: bool,
+    fails: u32,
+}
+
+/// Starts a download of `urn` from `sources`.
+pub fn start(env: Arc<Env>, spec: DownloadSpec, urn: Sha1Urn, sources: Vec<Source>) -> DlHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(env, spec, urn, sources, rx));
+    DlHandle { urn, tx, task }
+}
+
+async fn run(
+    env: Arc<Env>,
+    spec: DownloadSpec,
+    urn: Sha1Urn,
+    initial: Vec<Source>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Source>>,
+) {
+    let id = spec.id;
+    let parts = PartTable::new(spec.size, &spec.verified);
+    let dl = Arc::new(DlCtx {
+        id,
+        urn,
+        name: spec.name.clone(),
+        size: spec.size,
+        temp_path: spec.temp_path.clone(),
+        state: Mutex::new(DlState {
+            parts,
+            ..Default::default()
+        }),
+    });
+    if let Err(e) = prepare_file(&spec.temp_path, spec.size) {
+        env.emit(NetEvent::Failed {
+            id,
+            reason: format!("temp file {}: {e}", spec.temp_path.display()),
+        });
+        return;
+    }
+    let mut slots: Vec<SourceSlot> = Vec::new();
+    add_sources(&mut slots, initial, Instant::now());
+    let meta = |slots: &[SourceSlot]| Magnet {
+        urn,
+        name: spec.name.clone(),
+        size: spec.size,
+        sources: slots.iter().map(|s| s.src).collect(),
+    };
+    let parts_total = lock(&dl.state).parts.len();
+    env.emit(NetEvent::DownloadMeta {
+        id,
+        parts: parts_total,
+        meta: meta(&slots).to_link().into_bytes(),
+    });
+    let mut workers: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_received = 0u64;
+    let mut next_query = Instant::now() + REQUERY;
+    let mut corrupt_rounds = 0;
+    loop {
+        tokio::select! {
+            Some(new) = rx.recv() => {
+                let before = slots.len();
+                add_sources(&mut slots, new, Instant::now());
+                if slots.len() != before {
+                    env.emit(NetEvent::DownloadMeta {
+                        id,
+                        parts: parts_total,
+                        meta: meta(&slots).to_link().into_bytes(),
+                    });
+                }
+            }
+            Some(done) = workers.join_next() => {
+                if let Ok((i, outcome)) = done {
+                    settle(&mut slots, i, outcome);
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                let (newly, alt, complete) = {
+                    let mut st = lock(&dl.state);
+                    (std::mem::take(&mut st.new_done), std::mem::take(&mut st.alt), st.parts.complete())
+                };
+                add_sources(&mut slots, alt, now);
+                if !newly.is_empty() {
+                    env.emit(NetEvent::PartsVerified { id, parts: newly });
+                }
+                if complete {
+                    workers.abort_all();
+                    slots.iter_mut().for_each(|s| s.running = false);
+                    match verify(&spec.temp_path, urn).await {
+                        Ok(true) => {
+                            env.emit(NetEvent::Completed { id });
+                            return;
+                        }
+                        Ok(false) => {
+                            corrupt_rounds += 1;
+                            let blamed = {
+                                let mut st = lock(&dl.state);
+                                st.parts.reset();
+                                std::mem::take(&mut st.contributors)
+                            };
+                            for part in 0..parts_total {
+                                env.emit(NetEvent::PartCorrupt { id, part, blamed: blamed.clone() });
+                            }
+                            slots.retain(|s| !blamed.contains(&s.src.addr.to_string()));
+                            if corrupt_rounds >= 2 || slots.is_empty() {
+                                env.emit(NetEvent::Failed {
+                                    id,
+                                    reason: format!("the data does not match {urn}"),
+                                });
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            env.emit(NetEvent::Failed { id, reason: format!("checking the file: {e}") });
+                            return;
+                        }
+                    }
+                }
+                let mut active = slots.iter().filter(|s| s.running).count();
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    if active >= MAX_ACTIVE || lock(&dl.state).parts.nothing_to_claim() {
+                        break;
+                    }
+                    if !slot.running && slot.retry_at <= now {
+                        slot.running = true;
+                        active += 1;
+                        let (env, dl, src) = (env.clone(), dl.clone(), slot.src);
+                        workers.spawn(async move { (i, fetch(env, dl, src).await) });
+                    }
+                }
+                if active == 0 && now >= next_query {
+                    next_query = now + REQUERY;
+                    let _ = env.to_main.try_send(MainMsg::UrnQuery(urn));
+                }
+                let stats = {
+                    let st = lock(&dl.state);
+                    let rate = st.received - last_received;
+                    last_received = st.received;
+                    DownloadStats {
+                        received: st.received,
+                        rate,
+                        sources: slots.len() as u32,
+                        active_sources: active as u32,
+                        note: if slots.is_empty() {
+                            "no source yet: searching".into()
+                        } else {
+                            String::new()
+                        },
+                        peers: st.peers.values().cloned().collect(),
+                    }
+                };
+                env.emit(NetEvent::Progress { id, stats });
+            }
+        }
+    }
+}
+
+fn add_sources(slots: &mut Vec<SourceSlot>, new: Vec<Source>, now: Instant) {
+    for src in new {
+        if slots.len() >= MAX_SOURCES {
+            return;
+        }
+        match slots.iter_mut().find(|s| s.src.addr == src.addr) {
+            Some(s) if s.src.push.is_none() && src.push.is_some() => s.src.push = src.push,
+            Some(_) => {}
+            None => slots.push(SourceSlot {
+                src,
+                retry_at: now,
+                running: false,
+                fails: 0,
+            }),
+        }
+    }
+}
+
+fn settle(slots: &mut [SourceSlot], i: usize, outcome: Outcome) {
+    let Some(slot) = slots.get_mut(i) else {
+        return;
+    };
+    slot.running = false;
+    let now = Instant::now();
+    match outcome {
+        Outcome::NoMoreParts => slot.retry_at = now + Duration::from_secs(5),
+        Outcome::Again => {
+            slot.retry_at = now;
+            slot.fails = 0;
+        }
+        Outcome::Busy(d) => slot.retry_at = now + d,
+        Outcome::Failed(_) => {
+            slot.fails += 1;
+            slot.retry_at = now + Duration::from_secs(15 * u64::from(slot.fails));
+        }
+        Outcome::Gone(_) => slot.fails = MAX_FAILS,
+    }
+    // Dropping a slot would shift the indexes of running workers: keep it
+    // but never retry it.
+    if slot.fails >= MAX_FAILS {
+        slot.retry_at = now + Duration::from_secs(365 * 86_400);
+    }
+}
+
+fn prepare_file(path: &std::path::Path, size: u64) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    if f.metadata()?.len() != size {
+        f.set_len(size)?;
+    }
+    Ok(())
+}
+
+/// The whole file's SHA-1 compared with `urn`, computed off the async threads.
+async fn verify(path: &std::path::Path, urn: Sha1Urn) -> std::io::Result<bool> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Sha1::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let digest: [u8; 20] = h.finalize().into();
+        Ok(digest == urn.0)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}

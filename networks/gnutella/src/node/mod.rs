@@ -1,0 +1,22 @@
+//! The tokio layer: everything that touches sockets, files and time.
+//!
+//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`],
+//! [`host_cache`], [`shares`], [`searches`]. Tasks: the node loop
+//! ([`core`], driven by [`crate::network`]), one task per neighbour link
+//! ([`conn`]), per accepted socket ([`listener`]), per upload connection
+//! ([`upload`]), per download ([`download`]) and per active source
+//! ([`fetch`]). Shared state lives in [`env`].
+
+pub mod conn;
+pub mod core;
+pub mod download;
+pub mod env;
+pub mod fetch;
+pub mod host_cache;
+pub mod http;
+pub mod listener;
+pub mod neighbour;
+pub mod parts;
+pub mod searches;
+pub mod shares;
+pub mod upload;

@@ -1,0 +1,346 @@
+//! The three-step Gnutella 0.6 handshake as a state machine for both sides.
+//!
+//! ```text
+//! initiator: GNUTELLA CONNECT/0.6 + headers        (step 1)
+//! acceptor:  GNUTELLA/0.6 200 OK + headers         (step 2, or a refusal)
+//! initiator: GNUTELLA/0.6 200 OK + headers         (step 3, or a refusal)
+//! ```
+//!
+//! Compression is negotiated per direction: a side that can inflate says
+//! `Accept-Encoding: deflate`, the other side answers `Content-Encoding:
+//! deflate` when it will compress. Everything after the last block is the
+//! message stream, compressed from the first byte where negotiated.
+//!
+//! Roles: a leaf only keeps ultrapeers; an ultrapeer takes leaves and other
+//! ultrapeers while it has slots. A peer without `X-Ultrapeer` (a 0.4-era
+//! "normal node") is refused, as gtk-gnutella does. We never advertise
+//! `Vendor-Message`: we do not implement vendor messages.
+
+use super::headers::{format_try_hosts, parse_try_hosts, Block, HeaderError, Headers, StartLine};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// The protocol version we speak.
+pub const VERSION: &str = "0.6";
+/// The QRP version we announce in `X-Query-Routing`.
+pub const QUERY_ROUTING_VERSION: &str = "0.2";
+
+/// A node's role on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Ultrapeer,
+    Leaf,
+}
+
+/// What we say about ourselves and how much we can take.
+#[derive(Debug, Clone)]
+pub struct HandshakeConfig {
+    /// `User-Agent` (see [`user_agent`]).
+    pub user_agent: String,
+    /// Our current role.
+    pub role: Role,
+    /// In "auto" mode: an ultrapeer answering `X-Ultrapeer-Needed: False` may
+    /// make us its leaf on that connection.
+    pub accept_leaf_guidance: bool,
+    /// Our listening address for `Listen-IP`, when known.
+    pub listen: Option<SocketAddrV4>,
+    /// We can inflate a compressed stream (`Accept-Encoding: deflate`).
+    pub accept_deflate: bool,
+    /// We compress toward a peer that accepts it.
+    pub send_deflate: bool,
+    /// As an ultrapeer, `X-Ultrapeer-Needed` to send (None: not sent).
+    pub ultrapeer_needed: Option<bool>,
+    /// As an ultrapeer accepting: a leaf slot is free.
+    pub leaf_slots_free: bool,
+    /// As an ultrapeer accepting: an ultrapeer slot is free.
+    pub ultrapeer_slots_free: bool,
+    /// Hosts offered in `X-Try-Ultrapeers`.
+    pub try_ultrapeers: Vec<SocketAddrV4>,
+}
+
+/// `swarmux/<crate version>`: our own name, never another vendor's.
+pub fn user_agent() -> String {
+    format!("swarmux/{}", env!("CARGO_PKG_VERSION"))
+}
+
+impl HandshakeConfig {
+    /// A configuration for `role` with compression both ways and free slots.
+    pub fn new(role: Role) -> Self {
+        HandshakeConfig {
+            user_agent: user_agent(),
+            role,
+            accept_leaf_guidance: false,
+            listen: None,
+            accept_deflate: true,
+            send_deflate: true,
+            ultrapeer_needed: None,
+            leaf_slots_free: true,
+            ultrapeer_slots_free: true,
+            try_ultrapeers: Vec::new(),
+        }
+    }
+
+    /// The headers we send in step 1 or 2.
+    pub fn headers(&self, role: Role, remote_ip: Option<Ipv4Addr>) -> Headers {
+        let mut h = Headers::default();
+        h.push("User-Agent", self.user_agent.clone());
+        h.push("X-Ultrapeer", bool_value(role == Role::Ultrapeer));
+        if let (Role::Ultrapeer, Some(needed)) = (role, self.ultrapeer_needed) {
+            h.push("X-Ultrapeer-Needed", bool_value(needed));
+        }
+        h.push("X-Query-Routing", QUERY_ROUTING_VERSION);
+        h.push("GGEP", "0.5");
+        if let Some(l) = self.listen {
+            h.push("Listen-IP", l.to_string());
+        }
+        if let Some(ip) = remote_ip {
+            h.push("Remote-IP", ip.to_string());
+        }
+        if self.accept_deflate {
+            h.push("Accept-Encoding", "deflate");
+        }
+        if !self.try_ultrapeers.is_empty() {
+            h.push("X-Try-Ultrapeers", format_try_hosts(&self.try_ultrapeers));
+        }
+        h
+    }
+}
+
+fn bool_value(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// A successful handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    pub our_role: Role,
+    pub peer_role: Role,
+    /// We deflate what we send.
+    pub compress_out: bool,
+    /// The peer deflates what it sends: inflate the stream.
+    pub compress_in: bool,
+    pub user_agent: Option<String>,
+    /// From `X-Try-Ultrapeers` (or `X-Try`).
+    pub try_hosts: Vec<SocketAddrV4>,
+    /// The peer's `Listen-IP`.
+    pub peer_listen: Option<SocketAddrV4>,
+    /// Our address as the peer sees it (`Remote-IP`).
+    pub our_ip_seen: Option<Ipv4Addr>,
+    /// The peer's `X-Query-Routing` version.
+    pub query_routing: Option<String>,
+}
+
+/// A refused handshake, to be shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub reason: String,
+    /// True when the peer refused us; false when we refused it.
+    pub by_peer: bool,
+    pub user_agent: Option<String>,
+    /// Hosts to try instead (a 503 usually carries some).
+    pub try_hosts: Vec<SocketAddrV4>,
+}
+
+/// What to do after feeding bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Wait for more bytes.
+    NeedMore,
+    /// Send these bytes, then call `feed` again (an empty slice is fine).
+    Send(Vec<u8>),
+    /// Send `send` (may be empty); the link is up. `leftover` are the first
+    /// bytes of the message stream, already received.
+    Done {
+        send: Vec<u8>,
+        outcome: Negotiated,
+        leftover: Vec<u8>,
+    },
+    /// Send `send` (may be empty), then close.
+    Refused { send: Vec<u8>, refusal: Refusal },
+}
+
+/// Why the handshake failed without a proper refusal; close the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    #[error("unexpected handshake line: {0}")]
+    Unexpected(String),
+    #[error("handshake already finished")]
+    Finished,
+}
+
+/// What a peer's block says about it.
+struct PeerInfo {
+    role: Option<Role>,
+    user_agent: Option<String>,
+    try_hosts: Vec<SocketAddrV4>,
+    listen: Option<SocketAddrV4>,
+    our_ip_seen: Option<Ipv4Addr>,
+    query_routing: Option<String>,
+    accepts_deflate: bool,
+    sends_deflate: bool,
+    ultrapeer_needed: Option<bool>,
+}
+
+impl PeerInfo {
+    fn from(h: &Headers) -> Self {
+        let try_hosts = h
+            .get("X-Try-Ultrapeers")
+            .or_else(|| h.get("X-Try"))
+            .map(parse_try_hosts)
+            .unwrap_or_default();
+        PeerInfo {
+            role: h
+                .is_true("X-Ultrapeer")
+                .map(|up| if up { Role::Ultrapeer } else { Role::Leaf }),
+            user_agent: h.get("User-Agent").map(str::to_string),
+            try_hosts,
+            listen: h.get("Listen-IP").and_then(|v| v.trim().parse().ok()),
+            our_ip_seen: h.get("Remote-IP").and_then(|v| v.trim().parse().ok()),
+            query_routing: h.get("X-Query-Routing").map(str::to_string),
+            accepts_deflate: h.lists("Accept-Encoding", "deflate"),
+            sends_deflate: h.lists("Content-Encoding", "deflate"),
+            ultrapeer_needed: h.is_true("X-Ultrapeer-Needed"),
+        }
+    }
+
+    fn refusal(self, code: u16, reason: &str, by_peer: bool) -> Refusal {
+        Refusal {
+            code,
+            reason: reason.to_string(),
+            by_peer,
+            user_agent: self.user_agent,
+            try_hosts: self.try_hosts,
+        }
+    }
+
+    fn negotiated(self, our_role: Role, peer_role: Role, out: bool, inn: bool) -> Negotiated {
+        Negotiated {
+            our_role,
+            peer_role,
+            compress_out: out,
+            compress_in: inn,
+            user_agent: self.user_agent,
+            try_hosts: self.try_hosts,
+            peer_listen: self.listen,
+            our_ip_seen: self.our_ip_seen,
+            query_routing: self.query_routing,
+        }
+    }
+}
+
+fn status_block(code: u16, reason: &str, headers: Headers) -> Vec<u8> {
+    Block {
+        start: StartLine::Status {
+            version: VERSION.to_string(),
+            code,
+            reason: reason.to_string(),
+        },
+        headers,
+    }
+    .encode()
+}
+
+fn expect_status(b: &Block) -> Result<(u16, String), HandshakeError> {
+    match &b.start {
+        StartLine::Status { code, reason, .. } => Ok((*code, reason.clone())),
+        StartLine::Connect { .. } => Err(HandshakeError::Unexpected(
+            "CONNECT instead of a status".into(),
+        )),
+    }
+}
+
+/// The initiating side: we connected to the peer.
+#[derive(Debug)]
+pub struct Connector {
+    cfg: HandshakeConfig,
+    buf: Vec<u8>,
+    finished: bool,
+}
+
+impl Connector {
+    /// Starts a handshake toward `remote_ip`; returns the step-1 bytes to send.
+    pub fn new(cfg: HandshakeConfig, remote_ip: Ipv4Addr) -> (Connector, Vec<u8>) {
+        let block = Block {
+            start: StartLine::Connect {
+                version: VERSION.to_string(),
+            },
+            headers: cfg.headers(cfg.role, Some(remote_ip)),
+        };
+        let c = Connector {
+            cfg,
+            buf: Vec::new(),
+            finished: false,
+        };
+        (c, block.encode())
+    }
+
+    /// Feeds bytes from the peer (its step-2 answer).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Step, HandshakeError> {
+        if self.finished {
+            return Err(HandshakeError::Finished);
+        }
+        self.buf.extend_from_slice(bytes);
+        let Some((block, used)) = Block::parse(&self.buf)? else {
+            return Ok(Step::NeedMore);
+        };
+        self.finished = true;
+        let (code, reason) = expect_status(&block)?;
+        let peer = PeerInfo::from(&block.headers);
+        if code != 200 {
+            return Ok(Step::Refused {
+                send: Vec::new(),
+                refusal: peer.refusal(code, &reason, true),
+            });
+        }
+        let roles = match (self.cfg.role, peer.role) {
+            (_, None) => Err((403, "Normal nodes refused")),
+            (Role::Leaf, Some(Role::Ultrapeer)) => Ok((Role::Leaf, Role::Ultrapeer)),
+            (Role::Leaf, Some(Role::Leaf)) => Err((503, "Leaf to leaf connections refused")),
+            (Role::Ultrapeer, Some(Role::Ultrapeer))
+                if self.cfg.accept_leaf_guidance && peer.ultrapeer_needed == Some(false) =>
+            {
+                Ok((Role::Leaf, Role::Ultrapeer))
+            }
+            (Role::Ultrapeer, Some(peer_role)) => Ok((Role::Ultrapeer, peer_role)),
+        };
+        let (our_role, peer_role) = match roles {
+            Ok(r) => r,
+            Err((code, reason)) => {
+                let mut h = Headers::default();
+                h.push("User-Agent", self.cfg.user_agent.clone());
+                return Ok(Step::Refused {
+                    send: status_block(code, reason, h),
+                    refusal: peer.refusal(code, reason, false),
+                });
+            }
+        };
+        let compress_in = self.cfg.accept_deflate && peer.sends_deflate;
+        let compress_out = self.cfg.send_deflate && peer.accepts_deflate;
+        let mut h = Headers::default();
+        if our_role != self.cfg.role {
+            h.push("X-Ultrapeer", bool_value(our_role == Role::Ultrapeer));
+        }
+        if compress_out {
+            h.push("Content-Encoding", "deflate");
+        }
+        Ok(Step::Done {
+            send: status_block(200, "OK", h),
+            outcome: peer.negotiated(our_role, peer_role, compress_out, compress_in),
+            leftover: self.buf[used..].to_vec(),
+        })
+    }
+}
+
+#[path = "handshake_accept.rs"]
+mod accept;
+pub use accept::Acceptor;
+
+#[cfg(test)]
+#[path = "handshake_tests.rs"]
+mod tests;

@@ -1,0 +1,203 @@
+use super::*;
+use proptest::prelude::*;
+
+const PEER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+const US: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs a full handshake between our own two sides.
+fn pair(c: HandshakeConfig, a: HandshakeConfig) -> (Step, Step) {
+    let (mut conn, step1) = Connector::new(c, PEER);
+    let mut acc = Acceptor::new(a, US);
+    let step2 = match acc.feed(&step1).unwrap() {
+        Step::Send(b) => b,
+        other => return (other, Step::NeedMore),
+    };
+    let conn_step = conn.feed(&step2).unwrap();
+    let Step::Done { send, .. } = &conn_step else {
+        return (Step::NeedMore, conn_step);
+    };
+    let mut with_stream = send.clone();
+    with_stream.extend_from_slice(b"STREAM");
+    (acc.feed(&with_stream).unwrap(), conn_step)
+}
+
+#[test]
+fn leaf_to_ultrapeer_with_compression_both_ways() {
+    let mut leaf = HandshakeConfig::new(Role::Leaf);
+    leaf.listen = Some(SocketAddrV4::new(US, 6346));
+    let (acc, conn) = pair(leaf, HandshakeConfig::new(Role::Ultrapeer));
+    let Step::Done {
+        outcome: a,
+        leftover,
+        ..
+    } = acc
+    else {
+        panic!("{acc:?}")
+    };
+    let Step::Done { outcome: c, .. } = conn else {
+        panic!("{conn:?}")
+    };
+    assert_eq!(leftover, b"STREAM");
+    assert_eq!((c.our_role, c.peer_role), (Role::Leaf, Role::Ultrapeer));
+    assert_eq!((a.our_role, a.peer_role), (Role::Ultrapeer, Role::Leaf));
+    assert!(c.compress_in && c.compress_out && a.compress_in && a.compress_out);
+    assert_eq!(c.user_agent.as_deref(), Some(user_agent().as_str()));
+    assert!(user_agent().starts_with("swarmux/"));
+    assert_eq!(a.peer_listen, Some(SocketAddrV4::new(US, 6346)));
+    assert_eq!(c.our_ip_seen, Some(US));
+    assert_eq!(a.query_routing.as_deref(), Some("0.2"));
+}
+
+#[test]
+fn compression_is_per_direction() {
+    let mut leaf = HandshakeConfig::new(Role::Leaf);
+    leaf.send_deflate = false;
+    let mut up = HandshakeConfig::new(Role::Ultrapeer);
+    up.accept_deflate = false;
+    let (acc, conn) = pair(leaf, up);
+    let Step::Done { outcome: a, .. } = acc else {
+        panic!()
+    };
+    let Step::Done { outcome: c, .. } = conn else {
+        panic!()
+    };
+    assert!(c.compress_in && !c.compress_out);
+    assert!(a.compress_out && !a.compress_in);
+}
+
+#[test]
+fn request_has_the_headers_real_servents_expect() {
+    let mut cfg = HandshakeConfig::new(Role::Leaf);
+    cfg.listen = Some(SocketAddrV4::new(US, 6346));
+    let (_, step1) = Connector::new(cfg, PEER);
+    let s = text(&step1);
+    assert!(s.starts_with("GNUTELLA CONNECT/0.6\r\n"));
+    for h in [
+        "User-Agent: swarmux/",
+        "X-Ultrapeer: False\r\n",
+        "X-Query-Routing: 0.2\r\n",
+        "Listen-IP: 127.0.0.1:6346\r\n",
+        "Remote-IP: 127.0.0.2\r\n",
+        "Accept-Encoding: deflate\r\n",
+    ] {
+        assert!(s.contains(h), "{h} missing in {s}");
+    }
+    assert!(!s.to_ascii_lowercase().contains("vendor-message"));
+    assert!(s.ends_with("\r\n\r\n"));
+}
+
+#[test]
+fn gtk_gnutella_503_is_a_refusal_with_try_hosts() {
+    let (mut conn, _) = Connector::new(HandshakeConfig::new(Role::Leaf), PEER);
+    let reply = b"GNUTELLA/0.6 503 Too many connections\r\n\
+        User-Agent: gtk-gnutella/1.2.2 (2022-02-25; GTK2; Linux x86_64)\r\n\
+        X-Ultrapeer: True\r\n\
+        X-Try-Ultrapeers: 127.0.0.5:6346,127.0.0.6:6346\r\n\r\n";
+    assert_eq!(conn.feed(&reply[..30]).unwrap(), Step::NeedMore);
+    let Step::Refused { send, refusal } = conn.feed(&reply[30..]).unwrap() else {
+        panic!()
+    };
+    assert!(send.is_empty());
+    assert_eq!(
+        (refusal.code, refusal.reason.as_str(), refusal.by_peer),
+        (503, "Too many connections", true)
+    );
+    assert_eq!(refusal.try_hosts.len(), 2);
+    assert!(refusal.user_agent.unwrap().starts_with("gtk-gnutella"));
+    assert_eq!(conn.feed(b""), Err(HandshakeError::Finished));
+}
+
+#[test]
+fn gtk_gnutella_200_with_deflate() {
+    let (mut conn, _) = Connector::new(HandshakeConfig::new(Role::Leaf), PEER);
+    let reply = b"GNUTELLA/0.6 200 OK\r\nUser-Agent: gtk-gnutella/1.2.2\r\n\
+        X-Ultrapeer: True\r\nX-Query-Routing: 0.2\r\nAccept-Encoding: deflate\r\n\
+        Content-Encoding: deflate\r\nRemote-IP: 127.0.0.1\r\n\r\n";
+    let Step::Done { send, outcome, .. } = conn.feed(reply).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        text(&send),
+        "GNUTELLA/0.6 200 OK\r\nContent-Encoding: deflate\r\n\r\n"
+    );
+    assert!(outcome.compress_in && outcome.compress_out);
+}
+
+#[test]
+fn refusals_by_us() {
+    // A leaf refuses incoming connections.
+    let (acc, _) = pair(
+        HandshakeConfig::new(Role::Leaf),
+        HandshakeConfig::new(Role::Leaf),
+    );
+    let Step::Refused { send, refusal } = acc else {
+        panic!()
+    };
+    assert!(text(&send).starts_with("GNUTELLA/0.6 503 I am a shielded leaf node\r\n"));
+    assert!(!refusal.by_peer);
+    // A full ultrapeer refuses more ultrapeers but takes leaves.
+    let mut full = HandshakeConfig::new(Role::Ultrapeer);
+    full.ultrapeer_slots_free = false;
+    full.try_ultrapeers = vec![SocketAddrV4::new(PEER, 1)];
+    let (acc, _) = pair(HandshakeConfig::new(Role::Ultrapeer), full.clone());
+    let Step::Refused { send, .. } = acc else {
+        panic!()
+    };
+    assert!(text(&send).contains("X-Try-Ultrapeers: 127.0.0.2:1\r\n"));
+    assert!(matches!(
+        pair(HandshakeConfig::new(Role::Leaf), full).0,
+        Step::Done { .. }
+    ));
+    // A 0.4-style normal node (no X-Ultrapeer) is refused.
+    let mut acc = Acceptor::new(HandshakeConfig::new(Role::Ultrapeer), PEER);
+    let Step::Refused { refusal, .. } = acc.feed(b"GNUTELLA CONNECT/0.6\r\n\r\n").unwrap() else {
+        panic!()
+    };
+    assert_eq!(refusal.code, 403);
+}
+
+#[test]
+fn leaf_guidance_in_auto_mode() {
+    let mut auto = HandshakeConfig::new(Role::Ultrapeer);
+    auto.accept_leaf_guidance = true;
+    let mut guiding = HandshakeConfig::new(Role::Ultrapeer);
+    guiding.ultrapeer_needed = Some(false);
+    let (acc, conn) = pair(auto, guiding);
+    let Step::Done { send, outcome, .. } = conn else {
+        panic!()
+    };
+    assert!(text(&send).contains("X-Ultrapeer: False\r\n"));
+    assert_eq!(outcome.our_role, Role::Leaf);
+    assert!(matches!(acc, Step::Done { .. }));
+}
+
+#[test]
+fn peer_refusing_at_step_three() {
+    let mut acc = Acceptor::new(HandshakeConfig::new(Role::Ultrapeer), PEER);
+    let Step::Send(_) = acc
+        .feed(b"GNUTELLA CONNECT/0.6\r\nX-Ultrapeer: False\r\n\r\n")
+        .unwrap()
+    else {
+        panic!()
+    };
+    let Step::Refused { refusal, .. } = acc.feed(b"GNUTELLA/0.6 403 Nope\r\n\r\n").unwrap() else {
+        panic!()
+    };
+    assert_eq!((refusal.code, refusal.by_peer), (403, true));
+}
+
+proptest! {
+    #[test]
+    fn feeding_garbage_never_panics(a in proptest::collection::vec(any::<u8>(), 0..300),
+                                    b in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut acc = Acceptor::new(HandshakeConfig::new(Role::Ultrapeer), PEER);
+        let _ = acc.feed(&a);
+        let _ = acc.feed(&b);
+        let (mut conn, _) = Connector::new(HandshakeConfig::new(Role::Leaf), PEER);
+        let _ = conn.feed(&a);
+    }
+}

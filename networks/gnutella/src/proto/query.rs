@@ -1,0 +1,170 @@
+//! Query (0x80): `flags(2, BIG-endian) search text NUL extension area`.
+//!
+//! The first two bytes were once a minimum speed; today bit 15 marks them as
+//! flags and gtk-gnutella silently drops a query without it as "ancient". The
+//! extension area runs to the end of the payload and holds `urn:sha1:` URNs
+//! and GGEP blocks separated by 0x1C (see [`super::extensions`]).
+
+use super::extensions::ExtensionArea;
+use super::huge::Sha1Urn;
+use super::reader::{DecodeError, Reader};
+
+/// Bit 15: the field holds flags, not a minimum speed.
+pub const FLAG_MARK: u16 = 0x8000;
+/// Bit 14: the querier is firewalled (a firewalled servent should not answer).
+pub const FLAG_FIREWALLED: u16 = 0x4000;
+/// Bit 13: the querier wants XML metadata.
+pub const FLAG_XML: u16 = 0x2000;
+/// Bit 12: leaf-guided dynamic query.
+pub const FLAG_LEAF_GUIDED: u16 = 0x1000;
+/// Bit 11: GGEP `H` is understood in hits.
+pub const FLAG_GGEP_H: u16 = 0x0800;
+/// Bit 10: out-of-band hits wanted (never set by us: no UDP).
+pub const FLAG_OOB: u16 = 0x0400;
+/// The flags our queries carry by default.
+pub const DEFAULT_FLAGS: u16 = FLAG_MARK | FLAG_GGEP_H;
+/// Longest search text accepted (longer is refused; gtk-gnutella's own limit is similar).
+pub const MAX_TEXT: usize = 1024;
+/// The search text of a query for a URN only.
+pub const URN_ONLY_TEXT: &str = "\\";
+
+/// A Query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// The flags field (see the `FLAG_` constants).
+    pub flags: u16,
+    /// The search text, keywords separated by spaces.
+    pub text: String,
+    /// URNs and GGEP extensions.
+    pub ext: ExtensionArea,
+}
+
+impl Query {
+    /// A keyword query with [`DEFAULT_FLAGS`].
+    pub fn keywords(text: &str) -> Query {
+        Query {
+            flags: DEFAULT_FLAGS,
+            text: text.to_string(),
+            ext: ExtensionArea::default(),
+        }
+    }
+
+    /// A query for one file by its SHA-1.
+    pub fn by_urn(urn: Sha1Urn) -> Query {
+        Query {
+            flags: DEFAULT_FLAGS,
+            text: URN_ONLY_TEXT.to_string(),
+            ext: ExtensionArea {
+                urns: vec![urn],
+                ..ExtensionArea::default()
+            },
+        }
+    }
+
+    /// True when bit 15 is clear: gtk-gnutella drops such queries, so do we.
+    pub fn is_ancient(&self) -> bool {
+        self.flags & FLAG_MARK == 0
+    }
+
+    /// True when the querier says it is firewalled.
+    pub fn is_firewalled(&self) -> bool {
+        !self.is_ancient() && self.flags & FLAG_FIREWALLED != 0
+    }
+
+    /// Decodes a Query payload.
+    pub fn decode(payload: &[u8]) -> Result<Query, DecodeError> {
+        let mut r = Reader::new(payload);
+        let flags = r.u16_be("query flags")?;
+        let text = r.nul_terminated("query text")?;
+        if text.len() > MAX_TEXT {
+            return Err(DecodeError::TooLarge {
+                what: "query text",
+                len: text.len(),
+                max: MAX_TEXT,
+            });
+        }
+        Ok(Query {
+            flags,
+            text: String::from_utf8_lossy(text).into_owned(),
+            ext: ExtensionArea::parse(r.rest()),
+        })
+    }
+
+    /// The payload bytes. NUL bytes in the text are dropped.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self.flags.to_be_bytes().to_vec();
+        out.extend(self.text.bytes().filter(|&b| b != 0));
+        out.push(0);
+        out.extend(self.ext.encode(false));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ggep::Extension;
+    use proptest::prelude::*;
+
+    #[test]
+    fn flags_are_big_endian_and_text_nul_terminated() {
+        let q = Query::keywords("ubuntu iso");
+        let b = q.encode();
+        assert_eq!(&b[..2], &[0x88, 0x00]);
+        assert_eq!(&b[2..], b"ubuntu iso\0");
+        assert_eq!(Query::decode(&b).unwrap(), q);
+        assert!(!q.is_ancient());
+        let ancient = Query::decode(b"\0\0old\0").unwrap();
+        assert!(ancient.is_ancient() && !ancient.is_firewalled());
+    }
+
+    #[test]
+    fn gtk_shaped_urn_query() {
+        // As gtk-gnutella sends a SHA-1 search: flags with bit 15, "\" text,
+        // then the URN, a separator and a GGEP block.
+        let urn = Sha1Urn([0x5A; 20]);
+        let mut payload = vec![0xC0 | 0x08, 0x00];
+        payload.extend_from_slice(b"\\\0");
+        payload.extend_from_slice(urn.to_string().as_bytes());
+        payload.push(0x1C);
+        payload.extend(crate::proto::ggep::encode_block(
+            &[Extension::new("SO", [])],
+            false,
+        ));
+        let q = Query::decode(&payload).unwrap();
+        assert!(q.is_firewalled());
+        assert_eq!(q.ext.urns, vec![urn]);
+        assert_eq!(q.ext.ggep, vec![Extension::new("SO", [])]);
+        assert_eq!(
+            Query::decode(&Query::by_urn(urn).encode())
+                .unwrap()
+                .ext
+                .urns,
+            vec![urn]
+        );
+    }
+
+    #[test]
+    fn rejects_missing_nul_and_huge_text() {
+        assert!(Query::decode(b"\x80\x00abc").is_err());
+        let mut big = vec![0x80, 0];
+        big.extend(std::iter::repeat_n(b'a', MAX_TEXT + 1));
+        big.push(0);
+        assert!(Query::decode(&big).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Query::decode(&b);
+        }
+
+        #[test]
+        fn round_trips(flags in any::<u16>(), text in "[a-z0-9 ]{0,40}", urn in any::<[u8; 20]>()) {
+            let mut q = Query::keywords(&text);
+            q.flags = flags;
+            q.ext.urns.push(Sha1Urn(urn));
+            prop_assert_eq!(Query::decode(&q.encode()).unwrap(), q);
+        }
+    }
+}

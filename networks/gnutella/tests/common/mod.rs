@@ -1,0 +1,235 @@
+//! Shared helpers: `GnutellaNetwork` instances driven through the Network
+//! trait on 127.0.0.1, each with its own temp dir, and event helpers.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use swarmux_gnutella::{GnutellaConfig, GnutellaNetwork, Mode};
+use swarmux_net::hashing::hash_reader;
+use swarmux_net::{
+    parse_query, ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, NetworkContext,
+    SearchHit, SearchRequest, ServerInfo, SharedFile,
+};
+use tokio::sync::mpsc;
+
+pub struct Node {
+    pub cmd: mpsc::UnboundedSender<NetCommand>,
+    pub events: mpsc::UnboundedReceiver<NetEvent>,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+    /// The last `Servers` list seen by [`Node::drain`].
+    pub servers: Vec<ServerInfo>,
+    pub logs: Vec<String>,
+    pub uploaded: u64,
+}
+
+pub fn config(mode: Mode, peers: Vec<String>) -> GnutellaConfig {
+    GnutellaConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        mode,
+        peers,
+        max_leaves: 32,
+        max_ultrapeers: 2,
+        firewalled: false,
+        deflate: true,
+    }
+}
+
+pub async fn start(cfg: GnutellaConfig, limits: Limits) -> Node {
+    start_shared(cfg, Arc::new(limits)).await
+}
+
+/// Like [`start`], keeping a handle on the limits to change them later.
+pub async fn start_shared(cfg: GnutellaConfig, limits: Arc<Limits>) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let (ctx_tx, crx) = mpsc::unbounded_channel();
+    let ctx = NetworkContext {
+        events: etx,
+        limits,
+        data_dir: dir.path().to_path_buf(),
+    };
+    let net = GnutellaNetwork::new(cfg);
+    assert_eq!(net.name(), "gnutella");
+    tokio::spawn(net.run(ctx, crx));
+    let addr = loop {
+        match tokio::time::timeout(Duration::from_secs(5), erx.recv()).await {
+            Ok(Some(NetEvent::Listening { name, addr })) => {
+                assert_eq!(name, "gnutella_tcp");
+                break addr.to_string();
+            }
+            Ok(Some(_)) => {}
+            _ => panic!("no Listening event"),
+        }
+    };
+    Node {
+        cmd: ctx_tx,
+        events: erx,
+        addr,
+        dir,
+        servers: Vec::new(),
+        logs: Vec::new(),
+        uploaded: 0,
+    }
+}
+
+impl Node {
+    /// Takes every pending event, keeping track of servers, logs and uploads;
+    /// returns the others.
+    pub fn drain(&mut self) -> Vec<NetEvent> {
+        let mut out = Vec::new();
+        while let Ok(ev) = self.events.try_recv() {
+            self.note(&ev);
+            out.push(ev);
+        }
+        out
+    }
+
+    fn note(&mut self, ev: &NetEvent) {
+        match ev {
+            NetEvent::Servers(s) => self.servers = s.clone(),
+            NetEvent::Log { message, .. } => self.logs.push(message.clone()),
+            NetEvent::Uploaded(n) => self.uploaded = *n,
+            _ => {}
+        }
+    }
+
+    /// Waits for an event matching `f` (panics after `secs` or on `Failed`).
+    pub async fn wait_for<T>(&mut self, secs: u64, mut f: impl FnMut(&NetEvent) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let ev = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out; logs: {:#?}", self.logs))
+                .expect("network ended");
+            self.note(&ev);
+            if let NetEvent::Failed { reason, .. } = &ev {
+                panic!("download failed: {reason}");
+            }
+            if let Some(t) = f(&ev) {
+                return t;
+            }
+        }
+    }
+
+    /// Neighbours in state `connected`.
+    pub fn connected(&self) -> Vec<&ServerInfo> {
+        self.servers
+            .iter()
+            .filter(|s| s.state == "connected")
+            .collect()
+    }
+
+    pub fn share(&self, files: Vec<SharedFile>) {
+        self.cmd
+            .send(NetCommand::SharesChanged(Arc::new(files)))
+            .unwrap();
+    }
+
+    pub fn search(&self, id: u64, text: &str) {
+        let req = SearchRequest {
+            id,
+            text: text.into(),
+            expr: parse_query(text).unwrap(),
+            min_size: None,
+            max_size: None,
+            kind: None,
+            extension: None,
+        };
+        self.cmd.send(NetCommand::Search(Arc::new(req))).unwrap();
+    }
+}
+
+/// Writes `data` as `dir/name` and describes it as the engine would.
+pub fn shared_file(dir: &Path, name: &str, data: &[u8]) -> SharedFile {
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    let h = hash_reader(std::fs::File::open(&path).unwrap(), |_| true).unwrap();
+    SharedFile {
+        path,
+        name: name.into(),
+        size: h.size,
+        ed2k: h.ed2k,
+        ed2k_parts: h.ed2k_parts,
+        sha1: h.sha1,
+    }
+}
+
+pub fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// A download spec for a hit, writing to `dir/name.part`.
+pub fn spec_for(hit: &SearchHit, dir: &Path) -> DownloadSpec {
+    DownloadSpec {
+        id: 77,
+        name: hit.name.clone(),
+        size: hit.size,
+        hash: hit.hashes[0],
+        link: hit.link.clone(),
+        temp_path: dir.join(format!("{}.part", hit.name)),
+        verified: vec![],
+        meta: None,
+    }
+}
+
+/// Waits until `check` holds for the nodes (draining their events), or panics.
+pub async fn wait_until(
+    nodes: &mut [Node],
+    secs: u64,
+    what: &str,
+    check: impl Fn(&[Node]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        for n in nodes.iter_mut() {
+            n.drain();
+        }
+        if check(nodes) {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sums a counter over a node's neighbour lines: `kind` is `queries` or
+/// `hits`, `dir` is `in` or `out`.
+pub fn count(node: &Node, kind: &str, dir: &str) -> u64 {
+    node.connected()
+        .iter()
+        .filter_map(|s| {
+            let seg = s.message.split(", ").find(|p| p.starts_with(kind))?;
+            let t: Vec<&str> = seg.split_whitespace().collect();
+            // [kind, N, "in", "/", M, "out"]
+            let n = if dir == "in" { t.get(1)? } else { t.get(4)? };
+            n.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Duplicates dropped over a node's links.
+pub fn duplicates(node: &Node) -> u64 {
+    node.connected()
+        .iter()
+        .filter_map(|s| {
+            let seg = s.message.split(", ").find(|p| p.ends_with("duplicates"))?;
+            seg.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+pub fn is_sha1(h: &ContentHash) -> bool {
+    matches!(h, ContentHash::Sha1(_))
+}
