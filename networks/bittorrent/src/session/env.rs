@@ -1,0 +1,113 @@
+//! State shared by every task of the network: identity, limits, counters,
+//! the DHT and the table that routes incoming connections to torrents.
+
+use super::config::BtConfig;
+use super::torrent::TorrentMsg;
+use rand::Rng;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use swarmux_dht::Dht;
+use swarmux_net::message::LogLevel;
+use swarmux_net::{Limits, NetEvent};
+use tokio::sync::mpsc;
+
+/// The shared state.
+pub(crate) struct Env {
+    pub cfg: BtConfig,
+    /// Our peer id (`-SX0100-` and 12 random characters).
+    pub peer_id: [u8; 20],
+    /// Our TCP listening port (0 while not listening).
+    pub port: AtomicU16,
+    pub limits: Arc<Limits>,
+    events: mpsc::UnboundedSender<NetEvent>,
+    /// Open peer connections over every torrent.
+    conns: AtomicUsize,
+    /// Payload bytes uploaded in this run.
+    pub uploaded: AtomicU64,
+    /// The DHT node, once started.
+    pub dht: OnceLock<Dht>,
+    /// Running torrents by info-hash, for incoming connections.
+    pub torrents: Mutex<HashMap<[u8; 20], mpsc::UnboundedSender<TorrentMsg>>>,
+    next_key: AtomicU64,
+}
+
+impl Env {
+    pub fn new(
+        cfg: BtConfig,
+        limits: Arc<Limits>,
+        events: mpsc::UnboundedSender<NetEvent>,
+    ) -> Self {
+        let mut peer_id = *b"-SX0100-000000000000";
+        let mut rng = rand::thread_rng();
+        for b in &mut peer_id[8..] {
+            *b = rng.gen_range(b'0'..=b'z');
+            if !b.is_ascii_alphanumeric() {
+                *b = b'x';
+            }
+        }
+        Env {
+            cfg,
+            peer_id,
+            port: AtomicU16::new(0),
+            limits,
+            events,
+            conns: AtomicUsize::new(0),
+            uploaded: AtomicU64::new(0),
+            dht: OnceLock::new(),
+            torrents: Mutex::new(HashMap::new()),
+            next_key: AtomicU64::new(1),
+        }
+    }
+
+    pub fn emit(&self, ev: NetEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        self.emit(NetEvent::Log {
+            level,
+            message: message.into(),
+        });
+    }
+
+    /// A fresh key for a peer connection (unique in this run).
+    pub fn next_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.load(Ordering::Relaxed)
+    }
+
+    /// Takes one of the global connection slots, if one is free.
+    pub fn try_conn(self: &Arc<Self>) -> Option<ConnSlot> {
+        let max = self.cfg.max_peers.max(1);
+        self.conns
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(ConnSlot(self.clone()))
+    }
+
+    /// The torrent task serving `info_hash`, if any.
+    pub fn torrent(&self, info_hash: &[u8; 20]) -> Option<mpsc::UnboundedSender<TorrentMsg>> {
+        self.lock_torrents().get(info_hash).cloned()
+    }
+
+    pub fn lock_torrents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], mpsc::UnboundedSender<TorrentMsg>>> {
+        self.torrents.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One global connection slot, given back when dropped.
+pub(crate) struct ConnSlot(Arc<Env>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.conns.fetch_sub(1, Ordering::AcqRel);
+    }
+}
