@@ -28,6 +28,8 @@ pub struct Config {
     pub shared_dirs: Vec<PathBuf>,
     pub limits: Limits,
     pub ed2k: Ed2kSettings,
+    pub bittorrent: BtSettings,
+    pub gnutella: GnutellaSettings,
     pub index_server: IndexServerSettings,
 }
 
@@ -40,6 +42,8 @@ impl Default for Config {
             shared_dirs: Vec::new(),
             limits: Limits::default(),
             ed2k: Ed2kSettings::default(),
+            bittorrent: BtSettings::default(),
+            gnutella: GnutellaSettings::default(),
             index_server: IndexServerSettings::default(),
         }
     }
@@ -94,6 +98,94 @@ impl Default for Ed2kSettings {
             max_connections: 200,
         }
     }
+}
+
+/// The BitTorrent network (`[bittorrent]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BtSettings {
+    pub enabled: bool,
+    /// TCP listening port for peers, 0 = any free port.
+    pub port: u16,
+    /// Address to listen on and connect from (0.0.0.0 = every address).
+    pub bind: std::net::IpAddr,
+    /// Use the DHT to find peers without a tracker.
+    pub dht: bool,
+    /// UDP port of the DHT, 0 = any free port.
+    pub dht_port: u16,
+    /// DHT nodes to bootstrap from, as `HOST:PORT`.
+    pub dht_bootstrap: Vec<String>,
+    /// Exchange peers with peers (PEX).
+    pub pex: bool,
+    pub max_peers_per_torrent: usize,
+    pub max_peers: usize,
+    /// A folder watched for .torrent files, which are added to the queue
+    /// (empty = none).
+    pub watch_dir: PathBuf,
+    /// Torznab indexers (Jackett, Prowlarr) that answer searches.
+    pub torznab: Vec<TorznabIndexer>,
+}
+
+impl Default for BtSettings {
+    fn default() -> Self {
+        BtSettings {
+            enabled: true,
+            port: 6881,
+            bind: std::net::IpAddr::from([0, 0, 0, 0]),
+            dht: true,
+            dht_port: 6881,
+            dht_bootstrap: Vec::new(),
+            pex: true,
+            max_peers_per_torrent: 50,
+            max_peers: 300,
+            watch_dir: PathBuf::new(),
+            torznab: Vec::new(),
+        }
+    }
+}
+
+/// The Gnutella 0.6 network (`[gnutella]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GnutellaSettings {
+    pub enabled: bool,
+    /// TCP port for Gnutella links and HTTP transfers, 0 = any free port.
+    pub port: u16,
+    /// Address to listen on and connect from (0.0.0.0 = every address).
+    pub bind: std::net::IpAddr,
+    /// `ultrapeer`, `leaf` or `auto`.
+    pub mode: String,
+    /// Neighbours to connect to at start, as `HOST:PORT`.
+    pub peers: Vec<String>,
+    /// As an ultrapeer: most leaves.
+    pub max_leaves: usize,
+    /// Most ultrapeer neighbours.
+    pub max_ultrapeers: usize,
+}
+
+impl Default for GnutellaSettings {
+    fn default() -> Self {
+        GnutellaSettings {
+            enabled: true,
+            port: 6346,
+            bind: std::net::IpAddr::from([0, 0, 0, 0]),
+            mode: "auto".into(),
+            peers: Vec::new(),
+            max_leaves: 32,
+            max_ultrapeers: 4,
+        }
+    }
+}
+
+/// One Torznab indexer (`[[bittorrent.torznab]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorznabIndexer {
+    pub name: String,
+    /// The indexer's Torznab API URL, e.g. `http://127.0.0.1:9117/api/v2.0/indexers/all/results/torznab/`.
+    pub url: String,
+    #[serde(default)]
+    pub api_key: String,
 }
 
 /// The built-in ed2k index server (`[index_server]`).
@@ -167,11 +259,20 @@ impl Config {
         for dir in &mut config.shared_dirs {
             *dir = resolve_dir(&data_dir, dir, "");
         }
+        if !config.bittorrent.watch_dir.as_os_str().is_empty() {
+            config.bittorrent.watch_dir = resolve_dir(&data_dir, &config.bittorrent.watch_dir, "");
+        }
         Ok(config)
     }
 
     /// Checks what the types alone cannot.
     fn validate(&self) -> anyhow::Result<()> {
+        if !["ultrapeer", "leaf", "auto"].contains(&self.gnutella.mode.as_str()) {
+            bail!(
+                "gnutella.mode is {:?}; it must be \"ultrapeer\", \"leaf\" or \"auto\"",
+                self.gnutella.mode
+            );
+        }
         if self.max_active_downloads == 0 {
             bail!("max_active_downloads must be at least 1");
         }

@@ -6,7 +6,9 @@ use crate::store::Store;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use swarmux_bittorrent::{BitTorrentNetwork, BtConfig, DhtSettings};
 use swarmux_ed2k::client::{Ed2kConfig, Ed2kNetwork};
+use swarmux_gnutella::{GnutellaConfig, GnutellaNetwork, Mode};
 use swarmux_net::Network;
 
 /// Command-line overrides of the config file for `swarmux daemon`.
@@ -18,6 +20,33 @@ pub struct DaemonOverrides {
     /// Address for ed2k to listen on and connect from (default: every address).
     #[arg(long, value_name = "IP")]
     pub ed2k_bind: Option<std::net::IpAddr>,
+    /// TCP port for BitTorrent peers (0 = any free port; see ports.json).
+    #[arg(long, value_name = "PORT")]
+    pub bt_port: Option<u16>,
+    /// Address for BitTorrent to listen on and connect from.
+    #[arg(long, value_name = "IP")]
+    pub bt_bind: Option<std::net::IpAddr>,
+    /// UDP port of the BitTorrent DHT (0 = any free port; see ports.json).
+    #[arg(long, value_name = "PORT")]
+    pub dht_port: Option<u16>,
+    /// A DHT node to bootstrap from, HOST:PORT (repeatable).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// A folder watched for .torrent files.
+    #[arg(long, value_name = "DIR")]
+    pub watch_dir: Option<PathBuf>,
+    /// TCP port for Gnutella (0 = any free port; see ports.json).
+    #[arg(long, value_name = "PORT")]
+    pub gnutella_port: Option<u16>,
+    /// Address for Gnutella to listen on and connect from.
+    #[arg(long, value_name = "IP")]
+    pub gnutella_bind: Option<std::net::IpAddr>,
+    /// Gnutella mode.
+    #[arg(long, value_name = "MODE", value_parser = ["ultrapeer", "leaf", "auto"])]
+    pub gnutella_mode: Option<String>,
+    /// A Gnutella neighbour to connect to, HOST:PORT (repeatable).
+    #[arg(long = "gnutella-peer", value_name = "HOST:PORT")]
+    pub gnutella_peers: Vec<String>,
     /// An ed2k server to connect to, HOST:PORT (repeatable).
     #[arg(long = "server", value_name = "HOST:PORT")]
     pub servers: Vec<String>,
@@ -47,6 +76,31 @@ impl DaemonOverrides {
             c.ed2k.bind = ip;
         }
         c.ed2k.servers.extend(self.servers.iter().cloned());
+        if let Some(p) = self.bt_port {
+            c.bittorrent.port = p;
+        }
+        if let Some(ip) = self.bt_bind {
+            c.bittorrent.bind = ip;
+        }
+        if let Some(p) = self.dht_port {
+            c.bittorrent.dht_port = p;
+        }
+        c.bittorrent
+            .dht_bootstrap
+            .extend(self.dht_bootstrap.iter().cloned());
+        if let Some(p) = self.gnutella_port {
+            c.gnutella.port = p;
+        }
+        if let Some(ip) = self.gnutella_bind {
+            c.gnutella.bind = ip;
+        }
+        if let Some(m) = &self.gnutella_mode {
+            c.gnutella.mode = m.clone();
+        }
+        c.gnutella.peers.extend(self.gnutella_peers.iter().cloned());
+        if let Some(d) = &self.watch_dir {
+            c.bittorrent.watch_dir = std::path::absolute(d).unwrap_or_else(|_| d.clone());
+        }
         if let Some(d) = &self.download_dir {
             c.download_dir = d.clone();
         }
@@ -96,6 +150,30 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
             user_hash: user_hash(&data_dir)?,
             max_sources_per_download: config.ed2k.max_sources_per_download,
             max_connections: config.ed2k.max_connections,
+        })));
+    }
+    if config.bittorrent.enabled {
+        let b = &config.bittorrent;
+        networks.push(Box::new(BitTorrentNetwork::new(BtConfig {
+            listen: SocketAddr::new(b.bind, b.port),
+            dht: b.dht.then(|| DhtSettings {
+                bind: SocketAddr::new(b.bind, b.dht_port),
+                bootstrap: b.dht_bootstrap.clone(),
+            }),
+            pex: b.pex,
+            max_peers_per_torrent: b.max_peers_per_torrent,
+            max_peers: b.max_peers,
+        })));
+    }
+    if config.gnutella.enabled {
+        let g = &config.gnutella;
+        networks.push(Box::new(GnutellaNetwork::new(GnutellaConfig {
+            listen: SocketAddr::new(g.bind, g.port),
+            mode: Mode::parse(&g.mode).unwrap_or_default(),
+            peers: g.peers.clone(),
+            max_leaves: g.max_leaves,
+            max_ultrapeers: g.max_ultrapeers,
+            ..Default::default()
         })));
     }
     let (engine, handle, rx) = Engine::start(config, data_dir.clone(), store, networks)?;

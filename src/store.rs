@@ -181,17 +181,24 @@ impl Store {
         self.write(|txn| Ok(txn.open_table(DOWNLOADS)?.remove(id)?.is_some()))
     }
 
-    /// Records that part `part` of download `id` is verified, durably: a crash
-    /// right after this returns keeps it. `verified` is first sized to
+    /// Records that `parts` of download `id` are verified, durably: a crash
+    /// right after this returns keeps them (an out-of-range part changes nothing). `verified` is first sized to
     /// `parts_total`. False if the download no longer exists.
-    pub fn mark_verified(&self, id: u64, part: usize, parts_total: usize) -> anyhow::Result<bool> {
-        if part >= parts_total {
+    pub fn mark_verified(
+        &self,
+        id: u64,
+        parts: &[usize],
+        parts_total: usize,
+    ) -> anyhow::Result<bool> {
+        if let Some(part) = parts.iter().find(|&&p| p >= parts_total) {
             bail!("part {part} is out of range: the download has {parts_total} parts");
         }
         self.update_download(id, |rec| {
             rec.parts_total = parts_total;
             rec.verified.resize(parts_total, false);
-            rec.verified[part] = true;
+            for &part in parts {
+                rec.verified[part] = true;
+            }
         })
     }
 
@@ -475,10 +482,10 @@ mod tests {
             rec.verified = Vec::new();
             id = rec.id;
             store.put_download(&rec).unwrap();
-            assert!(store.mark_verified(id, 2, 3).unwrap());
-            assert!(store.mark_verified(id, 0, 3).unwrap());
-            assert!(!store.mark_verified(id + 100, 0, 3).unwrap());
-            assert!(store.mark_verified(id, 3, 3).is_err());
+            assert!(store.mark_verified(id, &[2], 3).unwrap());
+            assert!(store.mark_verified(id, &[0], 3).unwrap());
+            assert!(!store.mark_verified(id + 100, &[0], 3).unwrap());
+            assert!(store.mark_verified(id, &[1, 3], 3).is_err());
         }
         let store = Store::open(&path).unwrap();
         let rec = store.get_download(id).unwrap().unwrap();

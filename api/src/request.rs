@@ -47,6 +47,12 @@ pub enum Request {
         id: u64,
         priority: Priority,
     },
+    /// Sets how much one file inside a multi-file download matters.
+    FilePriority {
+        id: u64,
+        file: usize,
+        priority: swarmux_net::FilePriority,
+    },
     ShareAdd {
         dir: String,
     },
@@ -54,6 +60,11 @@ pub enum Request {
         dir: String,
     },
     ServersAdd {
+        addr: String,
+    },
+    /// Connects a network to a peer or neighbour (`gnutella`, `HOST:PORT`).
+    Connect {
+        network: String,
         addr: String,
     },
     ServersRemove {

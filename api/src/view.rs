@@ -1,7 +1,7 @@
 //! The engine's state as clients see it: plain data, cheap to render.
 
 use serde::{Deserialize, Serialize};
-use swarmux_net::message::{LogLevel, PeerInfo, ServerInfo, UploadInfo};
+use swarmux_net::message::{FileInfo, LogLevel, PeerInfo, SeedInfo, ServerInfo, UploadInfo};
 use swarmux_net::FileKind;
 
 /// Download priority: higher ones start first and take sources first.
@@ -107,6 +107,9 @@ pub struct DownloadView {
     pub peers: Vec<PeerInfo>,
     /// Where the finished file is (set once complete).
     pub path: Option<String>,
+    /// The files inside a multi-file download (empty for a single file).
+    #[serde(default)]
+    pub files: Vec<FileInfo>,
 }
 
 /// One row of a search: hits with the same content hash merged.
@@ -164,6 +167,14 @@ pub struct UploadView {
     pub network: String,
     #[serde(flatten)]
     pub info: UploadInfo,
+}
+
+/// A download seeded as a whole (a torrent), with its network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedView {
+    pub network: String,
+    #[serde(flatten)]
+    pub info: SeedInfo,
 }
 
 /// One network's servers or neighbours and listening sockets.
@@ -225,6 +236,9 @@ pub struct Snapshot {
     pub downloads: Vec<DownloadView>,
     pub shares: SharesView,
     pub uploads: Vec<UploadView>,
+    /// Downloads served as a whole (seeded torrents).
+    #[serde(default)]
+    pub seeding: Vec<SeedView>,
     pub networks: Vec<NetworkView>,
     /// The newest log lines, oldest first.
     pub log: Vec<LogLine>,

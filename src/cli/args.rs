@@ -32,7 +32,8 @@ pub enum Command {
     IndexServer(IndexServerArgs),
     /// Search every network; prints the merged results.
     Search(SearchArgs),
-    /// Download a link (ed2k://...) or a search result by its number.
+    /// Download a search result by its number, a link (ed2k://, magnet:?),
+    /// a .torrent file or the http(s) URL of one.
     Get {
         target: String,
         /// Wait until the file is complete and verified (exit 0) or failed (exit 1).
@@ -53,12 +54,27 @@ pub enum Command {
         #[arg(value_parser = ["high", "normal", "low"])]
         level: String,
     },
+    /// The files inside a multi-file download; with FILE and LEVEL, set how
+    /// much one matters (skip = do not download it).
+    Files {
+        id: u64,
+        file: Option<usize>,
+        #[arg(value_parser = ["skip", "normal", "high"], requires = "file")]
+        level: Option<String>,
+    },
     /// Shared folders.
     #[command(subcommand)]
     Share(ShareCommand),
     /// ed2k servers.
     #[command(subcommand)]
     Servers(ServersCommand),
+    /// Connect a network to a neighbour, e.g. `swarmux connect gnutella 127.0.0.1:6346`.
+    Connect {
+        #[arg(value_parser = ["gnutella"])]
+        network: String,
+        /// HOST:PORT
+        addr: String,
+    },
     /// The daemon's state: networks, servers, totals, recent log.
     Status,
     /// Change the global rate limits (KiB/s, 0 = unlimited) and upload slots.

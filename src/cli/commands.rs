@@ -5,14 +5,22 @@ use super::format;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use swarmux_api::{Client, DownloadState, Priority, Request, Response, SearchParams, Snapshot};
-use swarmux_net::FileKind;
+use swarmux_net::{FileKind, FilePriority};
 
 /// Runs a client verb against the daemon of `data_dir`; returns the exit code.
 pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Result<i32> {
     let mut client = Client::connect(&data_dir.join(swarmux_api::SOCKET_NAME)).await?;
     let req = match command {
         Command::Search(args) => return search(&mut client, json, args).await,
-        Command::Get { target, wait } => return get(&mut client, json, target, wait).await,
+        Command::Get { target, wait } => {
+            // A .torrent file is read by the daemon: send its absolute path.
+            let target = if Path::new(&target).is_file() {
+                absolute(&target)
+            } else {
+                target
+            };
+            return get(&mut client, json, target, wait).await;
+        }
         Command::List => {
             let s = client.snapshot().await?;
             if json {
@@ -60,6 +68,20 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
             }
             return Ok(0);
         }
+        Command::Files {
+            id,
+            file: Some(file),
+            level: Some(level),
+        } => Request::FilePriority {
+            id,
+            file,
+            priority: match level.as_str() {
+                "skip" => FilePriority::Skip,
+                "high" => FilePriority::High,
+                _ => FilePriority::Normal,
+            },
+        },
+        Command::Files { id, .. } => return files(&mut client, json, id).await,
         Command::Pause { id } => Request::Pause { id },
         Command::Resume { id } => Request::Resume { id },
         Command::Cancel { id } => Request::Cancel { id },
@@ -74,6 +96,7 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
             dir: absolute(&dir),
         },
         Command::Servers(ServersCommand::Add { addr }) => Request::ServersAdd { addr },
+        Command::Connect { network, addr } => Request::Connect { network, addr },
         Command::Servers(ServersCommand::Remove { addr }) => Request::ServersRemove { addr },
         Command::Servers(ServersCommand::Import { file }) => Request::ServersImport {
             path: absolute(&file.display().to_string()),
@@ -91,6 +114,30 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
         print_json(&resp);
     } else if let Response::Imported { count } = resp {
         println!("imported {count} servers");
+    }
+    Ok(0)
+}
+
+/// Prints the files of a multi-file download.
+async fn files(client: &mut Client, json: bool, id: u64) -> anyhow::Result<i32> {
+    let s = client.snapshot().await?;
+    let Some(d) = s.downloads.iter().find(|d| d.id == id) else {
+        anyhow::bail!("no download #{id} (see `swarmux list`)");
+    };
+    if json {
+        print_json(&d.files);
+    } else if d.files.is_empty() {
+        println!("#{id} {} is a single file", d.name);
+    } else {
+        for (i, f) in d.files.iter().enumerate() {
+            let pct = (f.done * 100).checked_div(f.size).unwrap_or(100);
+            println!(
+                "{i:>4}  {:<6}  {:>10}  {pct:>3}%  {}",
+                format!("{:?}", f.priority).to_lowercase(),
+                format::size(f.size),
+                f.path
+            );
+        }
     }
     Ok(0)
 }

@@ -48,7 +48,7 @@ fn free_path(dir: &Path, name: &str) -> PathBuf {
         .unwrap_or(first)
 }
 
-/// Moves a finished temp file into `dir` under a safe, unused name.
+/// Moves a finished temp file (or folder) into `dir` under a safe, unused name.
 pub fn move_into(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let dest = free_path(dir, &safe_file_name(name));
@@ -56,12 +56,29 @@ pub fn move_into(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
         Ok(()) => Ok(dest),
         // Another file system: copy, then remove.
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            std::fs::copy(temp, &dest)?;
-            std::fs::remove_file(temp)?;
+            copy_all(temp, &dest)?;
+            if temp.is_dir() {
+                std::fs::remove_dir_all(temp)?;
+            } else {
+                std::fs::remove_file(temp)?;
+            }
             Ok(dest)
         }
         Err(e) => Err(e),
     }
+}
+
+/// Copies a file, or a folder with everything in it (a multi-file torrent).
+fn copy_all(from: &Path, to: &Path) -> io::Result<()> {
+    if !from.is_dir() {
+        return std::fs::copy(from, to).map(|_| ());
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        copy_all(&entry.path(), &to.join(entry.file_name()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 //! tasks. Everything reaches it as an [`EngineMsg`] on one channel, and it
 //! publishes a fresh [`Snapshot`] whenever its state changed.
 
+mod fetch;
 mod files;
 mod net_events;
 pub mod queue;
 mod requests;
 pub mod search_hub;
 mod snapshot;
+mod watch_dir;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -24,6 +26,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Log lines kept in memory (the snapshot carries the newest of them).
 const LOG_KEPT: usize = 500;
+/// How often the watch folder is looked at for new .torrent files.
+const WATCH_EVERY: Duration = Duration::from_secs(3);
 /// How often shared folders are rescanned for new or changed files.
 const RESCAN_EVERY: Duration = Duration::from_secs(600);
 
@@ -57,6 +61,7 @@ struct NetSlot {
     commands: mpsc::UnboundedSender<NetCommand>,
     servers: Vec<swarmux_net::ServerInfo>,
     uploads: Vec<swarmux_net::UploadInfo>,
+    seeding: Vec<swarmux_net::SeedInfo>,
     uploaded: u64,
     listening: BTreeMap<String, std::net::SocketAddr>,
 }
@@ -134,6 +139,7 @@ impl Engine {
                 commands: cmd_tx,
                 servers: Vec::new(),
                 uploads: Vec::new(),
+                seeding: Vec::new(),
                 uploaded: 0,
                 listening: BTreeMap::new(),
             });
@@ -176,10 +182,20 @@ impl Engine {
     ) {
         self.connect_known_servers();
         self.rescan_shares();
+        let complete: Vec<u64> = self
+            .queue
+            .iter()
+            .filter(|d| d.rec.state == swarmux_api::DownloadState::Complete)
+            .map(|d| d.rec.id)
+            .collect();
+        for id in complete {
+            self.seed(id);
+        }
         self.schedule();
         let mut publish = tokio::time::interval(Duration::from_millis(200));
         let mut rescan = tokio::time::interval(RESCAN_EVERY);
         rescan.tick().await;
+        let mut watch = tokio::time::interval(WATCH_EVERY);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -189,6 +205,7 @@ impl Engine {
                 },
                 _ = publish.tick() => self.publish(),
                 _ = rescan.tick() => self.rescan_shares(),
+                _ = watch.tick() => self.scan_watch_dir(),
                 _ = &mut shutdown => break,
             }
             if self.stopping {
@@ -207,6 +224,9 @@ impl Engine {
     fn handle(&mut self, msg: EngineMsg) {
         self.dirty = true;
         match msg {
+            EngineMsg::Request(Request::Get { target }, reply) if fetch::is_url(&target) => {
+                fetch::torrent_then_get(&self.data_dir, target, reply, self.tx.clone());
+            }
             EngineMsg::Request(req, reply) => {
                 let resp = self.request(req);
                 let _ = reply.send(resp);
@@ -349,6 +369,29 @@ impl Engine {
                 self.send_to(&d.rec.network, NetCommand::StartDownload(spec));
             }
         }
+    }
+
+    /// Tells a finished download's network to serve it from its final path.
+    fn seed(&self, id: u64) {
+        let Some(d) = self.queue.get(id) else {
+            return;
+        };
+        let (Some(path), Ok(hash)) = (&d.rec.final_path, d.rec.hash.parse()) else {
+            return;
+        };
+        self.send_to(
+            &d.rec.network,
+            NetCommand::Seed(swarmux_net::DownloadSpec {
+                id,
+                name: d.rec.name.clone(),
+                size: d.rec.size,
+                hash,
+                link: d.rec.link.clone(),
+                temp_path: path.clone(),
+                verified: vec![true; d.rec.parts_total],
+                meta: d.rec.meta.clone(),
+            }),
+        );
     }
 
     /// Publishes a new snapshot if anything changed since the last one.

@@ -30,19 +30,22 @@ impl Engine {
                     }
                 }
             }
-            NetEvent::PartVerified { id, part } => {
+            NetEvent::PartVerified { id, part } => self.parts_verified(id, &[part]),
+            NetEvent::PartsVerified { id, parts } => self.parts_verified(id, &parts),
+            NetEvent::Described { id, name, size } => {
                 if let Some(d) = self.queue.get_mut(id) {
-                    if d.rec.verified.len() <= part {
-                        d.rec.verified.resize(part + 1, false);
-                    }
-                    d.rec.verified[part] = true;
-                    let total = d.rec.parts_total.max(d.rec.verified.len());
-                    d.rec.parts_total = total;
-                    if let Err(e) = self.store.mark_verified(id, part, total) {
-                        self.log_line(LogLevel::Error, "store", format!("saving #{id}: {e}"));
-                    }
+                    d.rec.name = name;
+                    d.rec.size = size;
+                    let rec = d.rec.clone();
+                    let _ = self.store.put_download(&rec);
                 }
             }
+            NetEvent::Files { id, files } => {
+                if let Some(d) = self.queue.get_mut(id) {
+                    d.files = files;
+                }
+            }
+            NetEvent::Seeding(s) => self.nets[index].seeding = s,
             NetEvent::PartCorrupt { id, part, blamed } => {
                 let name = self
                     .queue
@@ -87,7 +90,26 @@ impl Engine {
         }
     }
 
-    /// All parts are verified: move the file out of `temp/` off the engine thread.
+    fn parts_verified(&mut self, id: u64, parts: &[usize]) {
+        let Some(d) = self.queue.get_mut(id) else {
+            return;
+        };
+        let top = parts.iter().max().map_or(0, |p| p + 1);
+        if d.rec.verified.len() < top {
+            d.rec.verified.resize(top, false);
+        }
+        for &part in parts {
+            d.rec.verified[part] = true;
+        }
+        let total = d.rec.parts_total.max(d.rec.verified.len());
+        d.rec.parts_total = total;
+        if let Err(e) = self.store.mark_verified(id, parts, total) {
+            self.log_line(LogLevel::Error, "store", format!("saving #{id}: {e}"));
+        }
+    }
+
+    /// All parts are verified: move the file out of `temp/` off the engine
+    /// thread (data checked in place in the download folder stays there).
     fn completed(&mut self, id: u64) {
         let Some(d) = self.queue.get_mut(id) else {
             return;
@@ -105,7 +127,11 @@ impl Engine {
         let dir = self.config.download_dir.clone();
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let result = move_into(&temp, &dir, &name).map_err(|e| e.to_string());
+            let result = if temp.starts_with(&dir) {
+                Ok(temp)
+            } else {
+                move_into(&temp, &dir, &name).map_err(|e| e.to_string())
+            };
             let _ = tx.send(EngineMsg::Moved { id, result });
         });
         self.schedule();
@@ -123,6 +149,7 @@ impl Engine {
                 let rec = d.rec.clone();
                 let _ = self.store.put_download(&rec);
                 self.info("queue", format!("#{id} complete: {}", path.display()));
+                self.seed(id);
                 // A finished file is shared from where it landed.
                 self.rescan_shares();
             }

@@ -13,6 +13,8 @@ pub struct Download {
     pub stats: DownloadStats,
     /// True while the network has been told to transfer it.
     pub running: bool,
+    /// The files inside it, as its network last reported them.
+    pub files: Vec<swarmux_net::FileInfo>,
 }
 
 impl Download {
@@ -59,6 +61,7 @@ impl Download {
                 .final_path
                 .as_ref()
                 .map(|p| p.display().to_string()),
+            files: self.files.clone(),
         }
     }
 }
@@ -83,6 +86,7 @@ impl Queue {
             rec,
             stats: DownloadStats::default(),
             running: false,
+            files: Vec::new(),
         });
         self.items.sort_by_key(|d| d.rec.order);
     }

@@ -1,6 +1,6 @@
 //! Handling of control requests.
 
-use super::files::temp_name;
+use super::files::{safe_file_name, temp_name};
 use super::{now_secs, Engine};
 use crate::store::DownloadRecord;
 use swarmux_api::{DownloadState, Request, Response, SearchParams};
@@ -31,6 +31,18 @@ impl Engine {
                 }
                 None => no_such(id),
             },
+            Request::FilePriority { id, file, priority } => match self.queue.get(id) {
+                Some(d) if file < d.files.len() => {
+                    let net = d.rec.network.clone();
+                    self.send_to(&net, NetCommand::SetFilePriority { id, file, priority });
+                    Response::Ok
+                }
+                Some(d) => error(format!(
+                    "#{id} has {} files (numbered from 0; see `swarmux files {id}`)",
+                    d.files.len()
+                )),
+                None => no_such(id),
+            },
             Request::ShareAdd { dir } => self.share_add(&dir),
             Request::ShareRemove { dir } => match self.store.remove_share_dir(dir.as_ref()) {
                 Ok(true) => {
@@ -46,6 +58,19 @@ impl Engine {
                 Err(e) => error(e.to_string()),
             },
             Request::ServersAdd { addr } => self.server_add(&addr),
+            Request::Connect { network, addr } => {
+                if self.net_index(&network).is_none() {
+                    return error(format!("the {network} network is not enabled"));
+                }
+                match server_address(&addr) {
+                    Ok(addr) => {
+                        self.info(&network, format!("connecting to {addr}"));
+                        self.send_to(&network, NetCommand::AddServer(addr));
+                        Response::Ok
+                    }
+                    Err(e) => error(e),
+                }
+            }
             Request::ServersRemove { addr } => match self.store.remove_server("ed2k", &addr) {
                 Ok(removed) => {
                     self.send_to("ed2k", NetCommand::RemoveServer(addr.clone()));
@@ -117,7 +142,7 @@ impl Engine {
         Response::SearchStarted { id }
     }
 
-    fn get(&mut self, target: &str) -> Response {
+    pub(super) fn get(&mut self, target: &str) -> Response {
         let target = target.trim();
         let link = match target.parse::<u64>() {
             Ok(row) => match self.hub.links_of_row(row) {
@@ -132,7 +157,7 @@ impl Engine {
         };
         let Some(net) = self.nets.iter().find(|n| n.network.handles_link(&link)) else {
             return error(format!(
-                "no network understands {link:?} (expected an ed2k:// link or a result number)"
+                "no network understands {link:?} (expected a result number, an ed2k:// or magnet: link, or a .torrent file or URL)"
             ));
         };
         let network = net.network.name().to_string();
@@ -151,12 +176,28 @@ impl Engine {
             Ok(id) => id,
             Err(e) => return error(e.to_string()),
         };
+        // A torrent whose data is already in the download folder (same name,
+        // same size) is checked and completed there, then seeded, as
+        // qBittorrent and rtorrent do when pointed at existing data.
+        let existing = self.config.download_dir.join(safe_file_name(&name));
+        let in_place = network == "bittorrent"
+            && size > 0
+            && std::fs::metadata(&existing).is_ok_and(|m| m.is_dir() || m.len() == size);
+        let temp_path = if in_place {
+            self.info(
+                "queue",
+                format!("#{id}: checking the data already at {}", existing.display()),
+            );
+            existing
+        } else {
+            self.config.temp_dir.join(temp_name(id, &hash))
+        };
         let rec = DownloadRecord {
             id,
             name: name.clone(),
             size,
             network,
-            temp_path: self.config.temp_dir.join(temp_name(id, &hash)),
+            temp_path,
             hash,
             link,
             priority: Default::default(),
@@ -221,11 +262,19 @@ impl Engine {
         let Some(d) = self.queue.remove(id) else {
             return no_such(id);
         };
-        if d.running {
+        // Also stops seeding a finished one; its file stays.
+        if d.running || d.rec.state == DownloadState::Complete {
             self.send_to(&d.rec.network, NetCommand::CancelDownload(id));
         }
-        if d.rec.state != DownloadState::Complete {
-            let _ = std::fs::remove_file(&d.rec.temp_path);
+        // Partial data is deleted only from the temp folder: data checked in
+        // place (a torrent added for files already there) is the user's.
+        let temp = &d.rec.temp_path;
+        if d.rec.state != DownloadState::Complete && temp.starts_with(&self.config.temp_dir) {
+            let _ = if temp.is_dir() {
+                std::fs::remove_dir_all(temp)
+            } else {
+                std::fs::remove_file(temp)
+            };
         }
         if let Err(e) = self.store.delete_download(id) {
             self.log_line(LogLevel::Error, "queue", format!("forgetting #{id}: {e}"));

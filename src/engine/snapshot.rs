@@ -2,7 +2,7 @@
 
 use super::Engine;
 use swarmux_api::{
-    DaemonInfo, NetworkView, SharedFileView, SharesView, Snapshot, Totals, UploadView,
+    DaemonInfo, NetworkView, SeedView, SharedFileView, SharesView, Snapshot, Totals, UploadView,
 };
 
 /// Log lines carried in each snapshot.
@@ -18,6 +18,16 @@ impl Engine {
                 n.uploads.iter().map(|u| UploadView {
                     network: n.network.name().to_string(),
                     info: u.clone(),
+                })
+            })
+            .collect();
+        let seeding: Vec<SeedView> = self
+            .nets
+            .iter()
+            .flat_map(|n| {
+                n.seeding.iter().map(|s| SeedView {
+                    network: n.network.name().to_string(),
+                    info: s.clone(),
                 })
             })
             .collect();
@@ -82,6 +92,7 @@ impl Engine {
                 hashing: self.hashing.clone(),
             },
             uploads,
+            seeding,
             networks,
             log: self.log.iter().skip(skip).cloned().collect(),
         }

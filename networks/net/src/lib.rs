@@ -17,7 +17,8 @@ pub mod share;
 pub use hash::ContentHash;
 pub use limits::Limits;
 pub use message::{
-    DownloadId, DownloadSpec, DownloadStats, NetCommand, NetEvent, PeerInfo, ServerInfo, UploadInfo,
+    DownloadId, DownloadSpec, DownloadStats, FileInfo, FilePriority, NetCommand, NetEvent,
+    PeerInfo, SeedInfo, ServerInfo, UploadInfo,
 };
 pub use network::{Network, NetworkContext};
 pub use query::{parse_query, QueryExpr, QueryParseError};

@@ -43,6 +43,16 @@ pub enum NetCommand {
     CancelDownload(DownloadId),
     /// The full set of shared files, sent at start and whenever it changes.
     SharesChanged(Arc<Vec<SharedFile>>),
+    /// Serve a finished download from where it now lives (`temp_path` is the
+    /// final path; every part is verified). Networks that share finished
+    /// files by scanning folders (ed2k) ignore it; BitTorrent seeds it.
+    Seed(DownloadSpec),
+    /// Choose how much a file inside a multi-file download matters.
+    SetFilePriority {
+        id: DownloadId,
+        file: usize,
+        priority: FilePriority,
+    },
     /// Add and connect a server or neighbour, given as `HOST:PORT`.
     AddServer(String),
     /// Forget a server or neighbour.
@@ -99,6 +109,47 @@ pub struct UploadInfo {
     pub rate: u64,
 }
 
+/// How much a file inside a multi-file download matters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FilePriority {
+    /// Not downloaded.
+    Skip,
+    #[default]
+    Normal,
+    /// Its pieces are fetched first.
+    High,
+}
+
+/// One file inside a multi-file download.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The path inside the download, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// Verified bytes of this file.
+    pub done: u64,
+    pub priority: FilePriority,
+}
+
+/// A download the network serves as a whole (a seeded torrent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedInfo {
+    pub id: DownloadId,
+    pub name: String,
+    pub size: u64,
+    /// Bytes uploaded for it, over all runs when the network keeps that.
+    pub uploaded: u64,
+    /// Bytes downloaded for it (the ratio is `uploaded / size` when 0).
+    pub downloaded: u64,
+    /// Upload rate in bytes per second.
+    pub rate: u64,
+    /// Connected peers.
+    pub peers: u32,
+    /// Tracker or other state worth a line, e.g. `tracker: 2 seeds, 1 leech`.
+    pub note: String,
+}
+
 /// A server (ed2k) or neighbour (Gnutella) and its state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerInfo {
@@ -138,6 +189,19 @@ pub enum NetEvent {
         id: DownloadId,
         part: usize,
     },
+    /// Several parts passed verification (networks with many small parts
+    /// batch them, so the engine stores them in one write).
+    PartsVerified {
+        id: DownloadId,
+        parts: Vec<usize>,
+    },
+    /// The network learnt the download's real name and size (a magnet link's
+    /// metadata arrived).
+    Described {
+        id: DownloadId,
+        name: String,
+        size: u64,
+    },
     /// A part failed verification; the data is dropped and fetched again.
     PartCorrupt {
         id: DownloadId,
@@ -158,6 +222,13 @@ pub enum NetEvent {
     },
     /// The full list of this network's running uploads (replaces the last one).
     Uploads(Vec<UploadInfo>),
+    /// The files inside a multi-file download, with their progress.
+    Files {
+        id: DownloadId,
+        files: Vec<FileInfo>,
+    },
+    /// The full list of this network's seeded downloads (replaces the last one).
+    Seeding(Vec<SeedInfo>),
     /// The full list of this network's servers or neighbours (replaces the last one).
     Servers(Vec<ServerInfo>),
     /// Total payload bytes this network uploaded in this run.

@@ -358,7 +358,9 @@ impl Main {
                 self.servers.retain(|s| s.addr != addr);
                 self.emit_servers();
             }
-            NetCommand::Shutdown => {}
+            // Finished files are shared by the engine's folder scan; ed2k
+            // downloads are single files.
+            NetCommand::Seed(_) | NetCommand::SetFilePriority { .. } | NetCommand::Shutdown => {}
         }
     }
 
