@@ -26,11 +26,13 @@ pub enum Action {
     PriorityUp,
     PriorityDown,
     Cancel,
+    /// Cycles the priority of the selected file of a multi-file download.
+    FilePriority,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -42,6 +44,7 @@ impl Action {
         Action::PriorityUp,
         Action::PriorityDown,
         Action::Cancel,
+        Action::FilePriority,
         Action::Sort,
         Action::Filter,
         Action::Clear,
@@ -86,6 +89,7 @@ impl Action {
             Action::PriorityUp => "priority_up",
             Action::PriorityDown => "priority_down",
             Action::Cancel => "cancel",
+            Action::FilePriority => "file_priority",
         }
     }
 

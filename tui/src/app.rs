@@ -1,8 +1,10 @@
 //! The TUI's whole state: the engine's last snapshot plus what the user is doing.
 
+use crate::file_priority;
 use crate::keymap::KeyMap;
 use std::collections::VecDeque;
 use swarmux_api::{Priority, Snapshot};
+use swarmux_net::FilePriority;
 
 /// The five panes, in tab order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -199,6 +201,15 @@ impl Cursor {
     }
 }
 
+/// The file list of a multi-file download while it has the keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileFocus {
+    /// The download whose files these are; the focus ends when it is no longer selected.
+    pub download: u64,
+    /// Keys are file positions in the download.
+    pub cursor: Cursor,
+}
+
 /// Everything about the screen that is not the engine's state; a key press
 /// needs a redraw exactly when it changes this.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -214,6 +225,8 @@ pub struct UiState {
     pub downloads: Cursor,
     pub shares: Cursor,
     pub networks: Cursor,
+    /// Set while the keys move in the selected download's file list.
+    pub files: Option<FileFocus>,
     /// Log lines scrolled back from the end; 0 follows the tail.
     pub log_back: usize,
     /// The search the Search pane shows; a new one resets its cursor.
@@ -250,6 +263,8 @@ pub enum Pending {
     Resume(String),
     Cancel(String),
     Priority(String, Priority),
+    /// A file's path and its new priority.
+    FilePriority(String, FilePriority),
     Stop,
 }
 
@@ -263,6 +278,7 @@ impl Pending {
             Pending::Resume(name) => format!("resume '{name}'"),
             Pending::Cancel(name) => format!("cancel '{name}'"),
             Pending::Priority(name, _) => format!("priority of '{name}'"),
+            Pending::FilePriority(path, _) => format!("priority of file '{path}'"),
             Pending::Stop => "stop the engine".to_string(),
         }
     }
@@ -276,6 +292,12 @@ impl Pending {
             Pending::Resume(name) => format!("resumed '{name}'"),
             Pending::Cancel(name) => format!("cancelled '{name}'"),
             Pending::Priority(name, p) => format!("priority of '{name}' is now {}", p.name()),
+            Pending::FilePriority(path, p) => {
+                format!(
+                    "priority of file '{path}' is now {}",
+                    file_priority::name(*p)
+                )
+            }
             Pending::Stop => "the engine is stopping".to_string(),
         }
     }

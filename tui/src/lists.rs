@@ -5,7 +5,7 @@
 use crate::app::{App, DownloadSort, Pane, SearchSort};
 use std::cmp::Reverse;
 use swarmux_api::{DownloadState, DownloadView, LogLine, ResultRow, SearchView, SharedFileView};
-use swarmux_net::ServerInfo;
+use swarmux_net::{FileInfo, ServerInfo};
 
 /// A case-insensitive substring test; an empty filter matches everything.
 pub struct Filter(String);
@@ -129,5 +129,21 @@ impl App {
     /// The selected download.
     pub fn selected_download(&self) -> Option<&DownloadView> {
         self.download_rows().get(self.ui.downloads.index).copied()
+    }
+
+    /// The keys (positions) of the selected download's files.
+    pub fn file_keys(&self) -> Vec<u64> {
+        let count = self.selected_download().map_or(0, |d| d.files.len());
+        (0..count as u64).collect()
+    }
+
+    /// The download id, position and file under the file cursor, while the file list has the focus.
+    pub fn selected_file(&self) -> Option<(u64, usize, &FileInfo)> {
+        let focus = self.ui.files?;
+        let d = self
+            .selected_download()
+            .filter(|d| d.id == focus.download)?;
+        let index = focus.cursor.index;
+        d.files.get(index).map(|f| (d.id, index, f))
     }
 }

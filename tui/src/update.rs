@@ -2,7 +2,8 @@
 //! No I/O happens here; the event loop performs the effects.
 
 use crate::action::Action;
-use crate::app::{App, Confirm, Cursor, Mode, Pane, Pending};
+use crate::app::{App, Confirm, Cursor, FileFocus, Mode, Pane, Pending};
+use crate::file_priority;
 use crate::lists::Filter;
 use crate::search_query::parse_search;
 use crate::ui;
@@ -135,6 +136,9 @@ fn on_key(app: &mut App, key: KeyEvent, fx: &mut Effects) {
             sync_lists(app);
         }
     }
+    if app.ui.pane != Pane::Downloads {
+        app.ui.files = None;
+    }
 }
 
 /// Line editing for the input modes; returns whether the text changed.
@@ -156,6 +160,9 @@ fn edit(text: &mut String, key: &KeyEvent) -> bool {
 }
 
 fn apply(app: &mut App, action: Action, fx: &mut Effects) {
+    if app.ui.files.is_some() && file_action(app, action, fx) {
+        return;
+    }
     let pane = app.ui.pane;
     let page = ui::list_rows(app, pane);
     match action {
@@ -186,11 +193,15 @@ fn apply(app: &mut App, action: Action, fx: &mut Effects) {
             }
             sync_lists(app);
         }
-        Action::Activate => {
-            if pane == Pane::Search {
-                download_selected_result(app, fx);
-            }
-        }
+        Action::Activate => match pane {
+            Pane::Search => download_selected_result(app, fx),
+            Pane::Downloads => focus_files(app),
+            _ => {}
+        },
+        Action::FilePriority => app.info(format!(
+            "{} on a multi-file download in the Downloads pane (2) opens its files first",
+            app.keymap.keys_label(Action::Activate)
+        )),
         Action::PauseResume | Action::PriorityUp | Action::PriorityDown | Action::Cancel => {
             if pane == Pane::Downloads {
                 download_action(app, action, fx);
@@ -217,6 +228,91 @@ fn step(app: &mut App, delta: isize) {
             app.ui.log_back = app.ui.log_back.saturating_add_signed(-delta).min(max_back);
         }
     }
+    // The download detail box grows for a multi-file download, so the page may have changed.
+    sync_lists(app);
+}
+
+/// The keys of the file list while it has the focus; `false` for the actions
+/// that keep their usual meaning there (pause, cancel, panes, help...).
+fn file_action(app: &mut App, action: Action, fx: &mut Effects) -> bool {
+    let page = ui::file_rows(app).max(1) as isize;
+    match action {
+        Action::Up => step_file(app, -1),
+        Action::Down => step_file(app, 1),
+        Action::PageUp => step_file(app, -page),
+        Action::PageDown => step_file(app, page),
+        Action::Top => step_file(app, isize::MIN),
+        Action::Bottom => step_file(app, isize::MAX),
+        Action::Clear | Action::Activate | Action::NextPane | Action::PrevPane => {
+            app.ui.files = None
+        }
+        Action::PriorityUp | Action::PriorityDown | Action::FilePriority => {
+            change_file_priority(app, action, fx)
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Gives the keys to the selected download's file list.
+fn focus_files(app: &mut App) {
+    let Some(d) = app.selected_download() else {
+        app.info("no download selected");
+        return;
+    };
+    if d.files.is_empty() {
+        let text = format!("'{}' is a single file", d.name);
+        app.info(text);
+        return;
+    }
+    let (id, keys) = (d.id, app.file_keys());
+    let page = ui::file_rows(app);
+    if page == 0 {
+        app.info("the terminal is too small to show the files");
+        return;
+    }
+    let mut cursor = Cursor::default();
+    cursor.select(&keys, 0, page);
+    app.ui.files = Some(FileFocus {
+        download: id,
+        cursor,
+    });
+}
+
+/// Moves the file cursor by `delta` rows, clamped.
+fn step_file(app: &mut App, delta: isize) {
+    let keys = app.file_keys();
+    let page = ui::file_rows(app);
+    if let Some(focus) = &mut app.ui.files {
+        let index = focus.cursor.index.saturating_add_signed(delta);
+        focus.cursor.select(&keys, index, page);
+    }
+}
+
+/// Raises, lowers or cycles the selected file's priority.
+fn change_file_priority(app: &mut App, action: Action, fx: &mut Effects) {
+    let Some((id, file, info)) = app.selected_file() else {
+        return;
+    };
+    let (path, current) = (info.path.clone(), info.priority);
+    let wanted = match action {
+        Action::PriorityUp => file_priority::raised(current),
+        Action::PriorityDown => file_priority::lowered(current),
+        _ => file_priority::cycled(current),
+    };
+    if wanted == current {
+        app.info(format!(
+            "file '{path}' already has {} priority",
+            file_priority::name(current)
+        ));
+        return;
+    }
+    fx.requests.push(Request::FilePriority {
+        id,
+        file,
+        priority: wanted,
+    });
+    app.pending.push_back(Pending::FilePriority(path, wanted));
 }
 
 fn download_selected_result(app: &mut App, fx: &mut Effects) {
@@ -345,4 +441,22 @@ fn sync_lists(app: &mut App) {
             None => app.ui.log_back = app.ui.log_back.min(keys.len().saturating_sub(page)),
         }
     }
+    sync_files(app);
+}
+
+/// Keeps the file focus on the same file, or ends it when its download is no
+/// longer selected, has no files any more or its box is not shown.
+fn sync_files(app: &mut App) {
+    let Some(mut focus) = app.ui.files else {
+        return;
+    };
+    let keys = app.file_keys();
+    let page = ui::file_rows(app);
+    let same = app.selected_download().map(|d| d.id) == Some(focus.download);
+    app.ui.files = if same && !keys.is_empty() && page > 0 {
+        focus.cursor.sync(&keys, page);
+        Some(focus)
+    } else {
+        None
+    };
 }

@@ -4,8 +4,8 @@ use crate::app::App;
 use crate::keymap::KeyMap;
 use crate::update::{update, Event};
 use swarmux_api::*;
-use swarmux_net::message::{LogLevel, PeerInfo, ServerInfo, UploadInfo};
-use swarmux_net::FileKind;
+use swarmux_net::message::{LogLevel, PeerInfo, SeedInfo, ServerInfo, UploadInfo};
+use swarmux_net::{FileInfo, FileKind, FilePriority};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -54,6 +54,7 @@ fn download(id: u64, name: &str, size: u64, state: DownloadState) -> DownloadVie
         note: String::new(),
         peers: Vec::new(),
         path: None,
+        files: Vec::new(),
     }
 }
 
@@ -85,7 +86,102 @@ pub fn search() -> SearchView {
     }
 }
 
-/// Five downloads in every interesting state.
+fn file(path: &str, size: u64, done: u64, priority: FilePriority) -> FileInfo {
+    FileInfo {
+        path: path.into(),
+        size,
+        done,
+        priority,
+    }
+}
+
+/// A torrent of three files, the second one skipped.
+pub fn torrent() -> DownloadView {
+    let files = vec![
+        file(
+            "Sintel/sintel-1080p.mkv",
+            700 * MIB,
+            350 * MIB,
+            FilePriority::High,
+        ),
+        file(
+            "Big Buck Bunny/big_buck_bunny_1080p.mov",
+            900 * MIB,
+            0,
+            FilePriority::Skip,
+        ),
+        file(
+            "Tears of Steel/tears_of_steel_720p.mkv",
+            365 * MIB,
+            100 * MIB,
+            FilePriority::Normal,
+        ),
+    ];
+    let size = files.iter().map(|f| f.size).sum();
+    let mut t = download(6, "blender-open-movies", size, DownloadState::Downloading);
+    t.network = "bittorrent".into();
+    t.hash = "btih:c9e15763f722f23e98a29decdfae341b98d53056".into();
+    t.verified = 450 * MIB;
+    t.parts_total = 492;
+    t.parts_verified = 112;
+    t.received = 450 * MIB;
+    t.rate = 409_600;
+    t.eta_secs = Some(2400);
+    t.sources = 9;
+    t.active_sources = 2;
+    t.peers = vec![
+        PeerInfo {
+            addr: "203.0.113.9:51413".into(),
+            client: "Transmission 4.0.5".into(),
+            state: "downloading".into(),
+            received: 300 * MIB,
+            rate: 307_200,
+        },
+        PeerInfo {
+            addr: "198.51.100.23:6881".into(),
+            client: "qBittorrent 4.6.4".into(),
+            state: "choked".into(),
+            received: 150 * MIB,
+            rate: 0,
+        },
+    ];
+    t.files = files;
+    t
+}
+
+/// Two seeded torrents: one past ratio 1, one idle with a tracker error.
+pub fn seeding() -> Vec<SeedView> {
+    vec![
+        SeedView {
+            network: "bittorrent".into(),
+            info: SeedInfo {
+                id: 10,
+                name: "ubuntu-24.04-desktop-amd64.iso".into(),
+                size: 6 * GIB,
+                uploaded: 9 * GIB,
+                downloaded: 6 * GIB,
+                rate: 204_800,
+                peers: 3,
+                note: "tracker: 120 seeds, 4 leeches".into(),
+            },
+        },
+        SeedView {
+            network: "bittorrent".into(),
+            info: SeedInfo {
+                id: 11,
+                name: "photos-2023".into(),
+                size: 2 * GIB,
+                uploaded: 512 * MIB,
+                downloaded: 0,
+                rate: 0,
+                peers: 0,
+                note: "tracker: announce timed out".into(),
+            },
+        },
+    ]
+}
+
+/// Six downloads in every interesting state, one of them a multi-file torrent.
 pub fn downloads() -> Vec<DownloadView> {
     let mut debian = download(
         1,
@@ -142,7 +238,7 @@ pub fn downloads() -> Vec<DownloadView> {
     let mut sintel = download(5, "sintel.mkv", 720 * MIB, DownloadState::Complete);
     sintel.verified = sintel.size;
     sintel.path = Some("/home/ana/Downloads/sintel.mkv".into());
-    vec![debian, bunny, arch, broken, sintel]
+    vec![debian, bunny, arch, broken, torrent(), sintel]
 }
 
 /// The whole engine state.
@@ -199,6 +295,7 @@ pub fn snapshot() -> Snapshot {
                 rate: 51_200,
             },
         }],
+        seeding: seeding(),
         networks: vec![NetworkView {
             name: "ed2k".into(),
             servers: vec![

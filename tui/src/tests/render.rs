@@ -46,6 +46,18 @@ fn app_at(size: (u16, u16), digit: char, keys: &str) -> App {
     app
 }
 
+/// `app` after pressing Enter (a `\n` in `keys` of [`app_at`] is a character, not Enter).
+fn enter(mut app: App) -> App {
+    update(
+        &mut app,
+        Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    app
+}
+
+/// Pane 2 with the multi-file torrent (the fifth download) selected.
+const TORRENT: &str = "jjjj";
+
 fn assert_shows(screen: &str, expected: &[&str]) {
     for text in expected {
         assert!(screen.contains(text), "missing {text:?} in\n{screen}");
@@ -108,7 +120,7 @@ fn downloads_pane_at_both_sizes() {
     assert_shows(
         &small,
         &[
-            "Downloads (5)",
+            "Downloads (6)",
             "debian-12.5.0",
             " 45%",
             "640 MiB",
@@ -167,6 +179,15 @@ fn shares_pane_at_both_sizes() {
                 "Shared files (2)",
                 "notes.txt",
                 "2.0 KiB",
+                "Seeding (2)",
+                "ubuntu-24.04-desktop",
+                "photos-2023",
+                "ratio",
+                "1.50",
+                "0.25",
+                "200 KiB/s",
+                "9.0 GiB",
+                "tracker: ",
                 "Uploads (1)",
                 "77.12.9.1:4662",
                 "eMule 0.50a",
@@ -174,6 +195,128 @@ fn shares_pane_at_both_sizes() {
                 "50.0 KiB/s",
             ],
         );
+    }
+}
+
+#[test]
+fn seeding_sits_between_the_shared_files_and_the_uploads() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '3', ""));
+        let files = s.find("Shared files (2)").expect("files");
+        let seeding = s.find("Seeding (2)").expect("seeding");
+        let uploads = s.find("┌ Uploads (1)").expect("uploads");
+        assert!(files < seeding && seeding < uploads, "{s}");
+        // Every seeded torrent has its row, and the shared files keep theirs.
+        assert_shows(&s, &["notes.txt", "photos-2023", "512 MiB"]);
+    }
+    let wide = screen(&app_at(LARGE, '3', ""));
+    assert_shows(
+        &wide,
+        &[
+            "bittorrent",
+            "ubuntu-24.04-desktop-amd64.iso",
+            "tracker: 120 seeds, 4 leeches",
+            "tracker: announce timed out",
+        ],
+    );
+
+    let mut app = fixture::app(SMALL.0, SMALL.1);
+    let mut snapshot = fixture::snapshot();
+    snapshot.seq += 1;
+    snapshot.seeding.clear();
+    update(
+        &mut app,
+        Event::Daemon(swarmux_api::Response::Snapshot(Box::new(snapshot))),
+    );
+    update(
+        &mut app,
+        Event::Key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::NONE)),
+    );
+    let s = screen(&app);
+    assert_hides(&s, &["Seeding"]);
+    assert_shows(&s, &["Shared files (2)", "Uploads (1)"]);
+}
+
+#[test]
+fn torrent_detail_lists_its_files_at_both_sizes() {
+    for size in [SMALL, LARGE] {
+        let s = screen(&app_at(size, '2', TORRENT));
+        assert_shows(
+            &s,
+            &[
+                "blender-open-movies",
+                "verified parts 112/492",
+                "203.0.113.9:51413",
+                "files (3, 1 skipped)",
+                "high   700 MiB",
+                " 50.0% Sintel/sintel-1080p.mkv",
+                "skip   900 MiB",
+                "  0.0% Big Buck Bunny/big_buck_bunny_1080p.mov",
+                "Enter: files",
+            ],
+        );
+    }
+    // Wide: both peers, every file, and progress bars.
+    let s = screen(&app_at(LARGE, '2', TORRENT));
+    assert_shows(
+        &s,
+        &[
+            "198.51.100.23:6881",
+            "normal 365 MiB",
+            "███░░░░░░░  27.3% Tears of Steel/tears_of_steel_720p.mkv",
+        ],
+    );
+    // Small: the third file scrolls into view once the cursor gets there.
+    let s = screen(&app_at(SMALL, '2', TORRENT));
+    assert_hides(&s, &["tears_of_steel"]);
+    let s = screen(&enter(app_at(SMALL, '2', TORRENT)));
+    assert_shows(&s, &["↑/↓ file · space/+/- priority · Esc back"]);
+    let mut app = enter(app_at(SMALL, '2', TORRENT));
+    update(
+        &mut app,
+        Event::Key(KeyEvent::new(KeyCode::Char('G'), KeyModifiers::NONE)),
+    );
+    assert_shows(
+        &screen(&app),
+        &["27.3% Tears of Steel/tears_of_steel_720p.mkv"],
+    );
+    // A single-file download has no file list and no hint.
+    let s = screen(&app_at(LARGE, '2', ""));
+    assert_hides(&s, &["files (", "Enter: files"]);
+}
+
+#[test]
+fn the_file_under_the_cursor_is_reversed() {
+    for size in [SMALL, LARGE] {
+        let mut app = enter(app_at(size, '2', TORRENT));
+        update(
+            &mut app,
+            Event::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+        );
+        let buffer = draw(&app);
+        let rows = lines(&buffer);
+        let y = rows
+            .iter()
+            .position(|r| r.contains("big_buck_bunny_1080p.mov"))
+            .expect("file row");
+        let x = rows[y]
+            .find("Big Buck")
+            .map(|b| rows[y][..b].chars().count())
+            .unwrap_or(0);
+        assert!(buffer[(x as u16, y as u16)]
+            .modifier
+            .contains(Modifier::REVERSED));
+        let y = rows
+            .iter()
+            .position(|r| r.contains("sintel-1080p.mkv"))
+            .expect("file row");
+        let x = rows[y]
+            .find("Sintel/")
+            .map(|b| rows[y][..b].chars().count())
+            .unwrap_or(0);
+        assert!(!buffer[(x as u16, y as u16)]
+            .modifier
+            .contains(Modifier::REVERSED));
     }
 }
 
@@ -228,7 +371,7 @@ fn status_bar_and_tabs() {
         let rows: Vec<&str> = s.lines().collect();
         assert_shows(
             rows[0],
-            &["1 Search", "2 Downloads (5)", "3 Shares", "5 Log"],
+            &["1 Search", "2 Downloads (6)", "3 Shares", "5 Log"],
         );
         let status = rows[rows.len() - 1];
         assert_shows(
@@ -243,13 +386,13 @@ fn status_bar_and_tabs() {
         &[
             "(max 2.0 MiB/s)",
             "servers 1",
-            "active 1/3",
+            "active 2/3",
             "/home/ana/.local/share/swarmux",
         ],
     );
     let s = screen(&app_at(SMALL, '2', ""));
     let status = s.lines().last().unwrap_or_default();
-    assert_shows(status, &["srv 1", "act 1/3", "share/swarmux"]);
+    assert_shows(status, &["srv 1", "act 2/3", "share/swarmux"]);
 }
 
 #[test]
@@ -262,6 +405,9 @@ fn help_overlay_lists_the_keys_of_the_pane() {
             "pause or resume",
             "+ = / -",
             "raise / lower priority",
+            "open / close the file list",
+            "space",
+            "skip → normal → high",
             "q Ctrl-C",
         ],
     );
@@ -295,6 +441,15 @@ fn selection_is_reversed_and_only_basic_colours_are_used() {
     for pane in ['1', '2', '3', '4', '5'] {
         for size in [SMALL, LARGE] {
             let buffer = draw(&app_at(size, pane, ""));
+            let focused = draw(&enter(app_at(size, pane, TORRENT)));
+            for cell in focused.content() {
+                for colour in [cell.fg, cell.bg] {
+                    assert!(
+                        !matches!(colour, Color::Rgb(..) | Color::Indexed(_)),
+                        "pane {pane} with the file list: {colour:?}"
+                    );
+                }
+            }
             for cell in buffer.content() {
                 for colour in [cell.fg, cell.bg] {
                     assert!(
@@ -331,10 +486,11 @@ fn waiting_for_the_first_snapshot() {
 
 #[test]
 fn tiny_terminals_do_not_panic() {
-    for (cols, rows) in [(1, 1), (12, 4), (40, 10), (60, 15)] {
+    for (cols, rows) in [(1, 1), (12, 4), (40, 10), (60, 15), (30, 19), (50, 20)] {
         for pane in ['1', '2', '3', '4', '5'] {
-            for keys in ["", "?", "d", "/abc"] {
+            for keys in ["", "?", "d", "/abc", TORRENT] {
                 draw(&app_at((cols, rows), pane, keys));
+                draw(&enter(app_at((cols, rows), pane, keys)));
             }
         }
     }

@@ -6,6 +6,7 @@ use crate::update::{update, Effects, Event};
 use crate::TuiExit;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use swarmux_api::{Priority, Request, Response, SearchParams, Snapshot};
+use swarmux_net::FilePriority;
 
 fn key(app: &mut App, code: KeyCode) -> Effects {
     update(app, Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
@@ -184,10 +185,172 @@ fn pause_resume_and_priority_follow_the_state() {
     assert!(ch(&mut app, 'p').requests.is_empty());
 }
 
+/// Pane 2 with the multi-file torrent (id 6, the fifth row) selected.
+fn torrent_app(cols: u16, rows: u16) -> App {
+    let mut app = fixture::app(cols, rows);
+    typed(&mut app, "2jjjj");
+    assert_eq!(app.selected_download().map(|d| d.id), Some(6));
+    app
+}
+
+fn file_priority(id: u64, file: usize, priority: FilePriority) -> Vec<Request> {
+    vec![Request::FilePriority { id, file, priority }]
+}
+
+#[test]
+fn enter_opens_the_file_list_and_space_cycles_the_file_priority() {
+    let mut app = torrent_app(80, 24);
+    assert!(ch(&mut app, ' ').requests.is_empty(), "no file list yet");
+    assert!(key(&mut app, KeyCode::Enter).redraw);
+    let focus = app.ui.files.expect("file list focused");
+    assert_eq!((focus.download, focus.cursor.index), (6, 0));
+
+    // File 0 is high: space wraps it to skip.
+    assert_eq!(
+        ch(&mut app, ' ').requests,
+        file_priority(6, 0, FilePriority::Skip)
+    );
+    // File 1 is skipped: space makes it normal.
+    assert!(ch(&mut app, 'j').redraw);
+    assert_eq!(app.selected_file().map(|(_, i, _)| i), Some(1));
+    assert_eq!(
+        ch(&mut app, ' ').requests,
+        file_priority(6, 1, FilePriority::Normal)
+    );
+    // The moves stay in the file list: the download stays selected.
+    ch(&mut app, 'G');
+    ch(&mut app, 'j');
+    assert_eq!(app.selected_file().map(|(_, i, _)| i), Some(2));
+    assert_eq!(app.selected_download().map(|d| d.id), Some(6));
+    assert_eq!(
+        ch(&mut app, ' ').requests,
+        file_priority(6, 2, FilePriority::High)
+    );
+
+    // The answers come back in order and name the file.
+    update(&mut app, Event::Daemon(Response::Ok));
+    let text = app.ui.message.clone().map(|m| m.text);
+    assert_eq!(
+        text.as_deref(),
+        Some("priority of file 'Sintel/sintel-1080p.mkv' is now skip")
+    );
+}
+
+#[test]
+fn plus_and_minus_change_the_file_priority_in_the_file_list() {
+    let mut app = torrent_app(120, 35);
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        ch(&mut app, '+').requests.is_empty(),
+        "file 0 is already high"
+    );
+    assert_eq!(
+        ch(&mut app, '-').requests,
+        file_priority(6, 0, FilePriority::Normal)
+    );
+    ch(&mut app, 'j');
+    assert!(
+        ch(&mut app, '-').requests.is_empty(),
+        "file 1 is already skipped"
+    );
+    assert_eq!(
+        ch(&mut app, '=').requests,
+        file_priority(6, 1, FilePriority::Normal)
+    );
+    // Back in the list, + is the download's priority again.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.ui.files, None);
+    assert_eq!(
+        ch(&mut app, '+').requests,
+        vec![Request::Priority {
+            id: 6,
+            priority: Priority::High
+        }]
+    );
+}
+
+#[test]
+fn esc_enter_and_tab_leave_the_file_list_and_stay_in_the_pane() {
+    for leave in [KeyCode::Esc, KeyCode::Enter, KeyCode::Tab] {
+        let mut app = torrent_app(80, 24);
+        key(&mut app, KeyCode::Enter);
+        assert!(app.ui.files.is_some());
+        assert!(key(&mut app, leave).redraw);
+        assert_eq!(app.ui.files, None, "{leave:?}");
+        assert_eq!(app.ui.pane, Pane::Downloads, "{leave:?}");
+        ch(&mut app, 'j');
+        assert_eq!(app.selected_download().map(|d| d.id), Some(5), "{leave:?}");
+    }
+    // A pane key leaves both.
+    let mut app = torrent_app(80, 24);
+    key(&mut app, KeyCode::Enter);
+    ch(&mut app, '3');
+    assert_eq!((app.ui.pane, app.ui.files), (Pane::Shares, None));
+    ch(&mut app, '2');
+    assert!(ch(&mut app, ' ').requests.is_empty());
+}
+
+#[test]
+fn other_download_keys_still_work_in_the_file_list() {
+    let mut app = torrent_app(80, 24);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(ch(&mut app, 'p').requests, vec![Request::Pause { id: 6 }]);
+    ch(&mut app, 'd');
+    assert_eq!(ch(&mut app, 'y').requests, vec![Request::Cancel { id: 6 }]);
+}
+
+#[test]
+fn single_file_downloads_have_no_file_list() {
+    let mut app = downloads_app();
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(fx.requests.is_empty());
+    assert_eq!(app.ui.files, None);
+    let text = app.ui.message.clone().map(|m| m.text);
+    assert_eq!(
+        text.as_deref(),
+        Some("'debian-12.5.0-amd64-netinst.iso' is a single file")
+    );
+}
+
+#[test]
+fn the_file_list_closes_when_its_download_goes_away() {
+    let mut app = torrent_app(80, 24);
+    key(&mut app, KeyCode::Enter);
+    ch(&mut app, 'j');
+    // A new snapshot with the same files keeps the cursor.
+    let mut next = snapshot();
+    next.seq += 1;
+    push(&mut app, next.clone());
+    assert_eq!(app.selected_file().map(|(id, i, _)| (id, i)), Some((6, 1)));
+    // The torrent is cancelled elsewhere: the focus ends.
+    next.seq += 1;
+    next.downloads.retain(|d| d.id != 6);
+    push(&mut app, next);
+    assert_eq!(app.ui.files, None);
+    assert!(ch(&mut app, ' ').requests.is_empty());
+}
+
+#[test]
+fn the_file_list_needs_the_detail_box() {
+    let mut app = torrent_app(80, 15);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.ui.files, None);
+    let text = app.ui.message.clone().map(|m| m.text);
+    assert_eq!(
+        text.as_deref(),
+        Some("the terminal is too small to show the files")
+    );
+    // Shrinking the terminal under an open file list closes it.
+    let mut app = torrent_app(80, 24);
+    key(&mut app, KeyCode::Enter);
+    update(&mut app, Event::Resize(80, 15));
+    assert_eq!(app.ui.files, None);
+}
+
 #[test]
 fn download_keys_do_nothing_outside_the_downloads_pane() {
     let mut app = fixture::app(80, 24);
-    for c in ['p', '+', '-', 'd'] {
+    for c in ['p', '+', '-', 'd', ' '] {
         assert!(ch(&mut app, c).requests.is_empty());
     }
     assert_eq!(app.ui.mode, Mode::Normal);
@@ -324,12 +487,12 @@ fn filter_narrows_as_you_type_and_esc_clears() {
     assert_eq!(app.ui.mode, Mode::Normal);
     assert_eq!(app.download_rows().len(), 2, "Enter keeps the filter");
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.download_rows().len(), 5, "Esc in the list clears it");
+    assert_eq!(app.download_rows().len(), 6, "Esc in the list clears it");
 
     ch(&mut app, 'f');
     typed(&mut app, "sintel");
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.download_rows().len(), 5);
+    assert_eq!(app.download_rows().len(), 6);
 }
 
 #[test]

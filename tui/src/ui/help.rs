@@ -75,10 +75,18 @@ fn entries(app: &App, pane: Pane) -> Vec<(String, &'static str)> {
             out.push((k(Action::PauseResume), "pause or resume"));
             out.push((
                 pair(Action::PriorityUp, Action::PriorityDown),
-                "raise / lower priority",
+                "raise / lower priority (of the file in the file list)",
             ));
             out.push((k(Action::Cancel), "cancel the download (asks y/n)"));
             out.push((k(Action::Sort), "sort by queue / name / progress / rate"));
+            out.push((
+                k(Action::Activate),
+                "open / close the file list of a torrent",
+            ));
+            out.push((
+                k(Action::FilePriority),
+                "in the file list: file priority skip → normal → high",
+            ));
         }
         _ => {}
     }

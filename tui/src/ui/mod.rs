@@ -46,6 +46,14 @@ pub fn list_rows(app: &App, pane: Pane) -> usize {
     usize::from(rows).max(1)
 }
 
+/// How many file rows of the selected download fit in its detail box; 0
+/// when the box is not shown (for paging and keeping the file cursor in view).
+pub fn file_rows(app: &App) -> usize {
+    let (cols, rows) = app.ui.size;
+    let [_, body, _, _] = screen(Rect::new(0, 0, cols, rows));
+    usize::from(downloads::file_rows(app, body))
+}
+
 /// Tab bar, pane, message line, status bar.
 fn screen(area: Rect) -> [Rect; 4] {
     Layout::vertical([

@@ -1,4 +1,5 @@
-//! Pane 3: shared folders, hashing progress, shared files and running uploads.
+//! Pane 3: shared folders, hashing progress, shared files, seeded torrents
+//! and running uploads.
 
 use super::table_rows;
 use super::widgets::{dim, file_name, header, human_rate, human_size, selected};
@@ -8,12 +9,16 @@ use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
+use swarmux_net::SeedInfo;
 
 /// Draws the pane.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let [dirs_area, files_area, uploads_area] = split(app, area);
+    let [dirs_area, files_area, seeding_area, uploads_area] = split(app, area);
     render_dirs(app, frame, dirs_area);
     render_files(app, frame, files_area);
+    if !app.snapshot.seeding.is_empty() {
+        render_seeding(app, frame, seeding_area);
+    }
     render_uploads(app, frame, uploads_area);
 }
 
@@ -22,13 +27,19 @@ pub fn list_rows(app: &App, area: Rect) -> u16 {
     table_rows(split(app, area)[1])
 }
 
-/// Folders on top, files in the middle, uploads below.
-fn split(app: &App, area: Rect) -> [Rect; 3] {
+/// Folders on top, files in the middle, then the seeded torrents (only when
+/// there are some), uploads below.
+fn split(app: &App, area: Rect) -> [Rect; 4] {
     let dirs = (app.snapshot.shares.dirs.len().max(1) + 3).min(6) as u16;
+    let seeding = match app.snapshot.seeding.len() {
+        0 => 0,
+        n => (n + 3).min(8) as u16,
+    };
     let uploads = (app.snapshot.uploads.len() + 3).clamp(4, 10) as u16;
     Layout::vertical([
         Constraint::Length(dirs),
         Constraint::Min(4),
+        Constraint::Length(seeding),
         Constraint::Length(uploads),
     ])
     .areas(area)
@@ -105,6 +116,51 @@ fn render_files(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// `uploaded / max(downloaded, size)` with two decimals; `-` when both are 0.
+fn ratio(seed: &SeedInfo) -> String {
+    match seed.downloaded.max(seed.size) {
+        0 => "-".to_string(),
+        base => format!("{:.2}", seed.uploaded as f64 / base as f64),
+    }
+}
+
+fn render_seeding(app: &App, frame: &mut Frame, area: Rect) {
+    let seeding = &app.snapshot.seeding;
+    let block = Block::bordered().title(format!(" Seeding ({}) ", seeding.len()));
+    let wide = area.width >= 100;
+    let rows = seeding.iter().map(|s| {
+        let mut cells = vec![
+            s.info.name.clone(),
+            s.info.peers.to_string(),
+            human_rate(s.info.rate),
+            human_size(s.info.uploaded),
+            ratio(&s.info),
+            s.info.note.clone(),
+        ];
+        if wide {
+            cells.insert(0, s.network.clone());
+        }
+        Row::new(cells)
+    });
+    let mut widths = vec![
+        Constraint::Fill(3),
+        Constraint::Length(5),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(6),
+        Constraint::Fill(2),
+    ];
+    let mut head = vec!["name", "peers", "up", "uploaded", "ratio", "note"];
+    if wide {
+        widths.insert(0, Constraint::Length(10));
+        head.insert(0, "network");
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(head).style(header()))
+        .block(block);
+    frame.render_widget(table, area);
+}
+
 fn render_uploads(app: &App, frame: &mut Frame, area: Rect) {
     let uploads = &app.snapshot.uploads;
     let block = Block::bordered().title(format!(" Uploads ({}) ", uploads.len()));
@@ -136,7 +192,7 @@ fn render_uploads(app: &App, frame: &mut Frame, area: Rect) {
     ];
     let mut head = vec!["peer", "client", "file", "sent", "rate"];
     if wide {
-        widths.insert(0, Constraint::Length(8));
+        widths.insert(0, Constraint::Length(10));
         head.insert(0, "network");
     }
     let table = Table::new(rows, widths)
