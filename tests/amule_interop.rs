@@ -583,6 +583,23 @@ fn compressible_file_from_amuled_arrives_intact() {
         .find(|l| l.contains("Uploaded Data (Session"))
         .unwrap_or_default();
     println!("aMule: {line}");
+    // aMule's view of swarmux's Hello: an eMule-compatible client (the
+    // compat id 0x73 is nobody's) of version 0.1.0, which aMule prints as
+    // "v0.1a"; and since swarmux advertises no source exchange, aMule never
+    // sent it any (its overhead counter stays at 0 packets).
+    let clients = stats
+        .split_once(">  Clients")
+        .map(|(_, rest)| rest.split(">  Servers").next().unwrap_or(""))
+        .unwrap_or_default();
+    println!("aMule's client statistics:{clients}");
+    assert!(
+        clients.contains("eMule Compatible: 1") && clients.contains("v0.1a: 1"),
+        "aMule does not see swarmux as eMule-compatible 0.1: {clients}"
+    );
+    assert!(
+        stats.contains("Source Exchange Overhead (Packets): 0 bytes (0)"),
+        "aMule used source exchange with swarmux, which does not offer it:\n{stats}"
+    );
     let sent = line
         .split_once("): ")
         .and_then(|(_, v)| parse_amule_bytes(v))

@@ -36,7 +36,11 @@ fn tui_attaches_switches_panes_and_detaches_leaving_the_engine_running() {
     std::fs::create_dir_all(&dir).unwrap();
     // A config that binds the ed2k port anywhere free, as the daemon will be
     // started by the TUI itself.
-    std::fs::write(dir.join("config.toml"), "[ed2k]\nport = 0\n").unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[ed2k]\nport = 0\n[bittorrent]\nport = 0\ndht_port = 0\n[gnutella]\nport = 0\n",
+    )
+    .unwrap();
     let session = format!("swarmux-test-{}", std::process::id());
     let cmd = format!("{} --data-dir {}", bin(), dir.display());
     tmux(&[

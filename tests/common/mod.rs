@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod amule;
+pub mod bt_peers;
 pub mod netns;
 
 use serde_json::Value;
@@ -95,6 +96,11 @@ impl Proc {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the process wrote to stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("test-stderr.log")).unwrap_or_default()
@@ -180,10 +186,22 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts a daemon with its ed2k port picked by the OS and `extra` arguments.
+    /// Starts a daemon with every port picked by the OS and `extra` arguments.
     pub fn start(dir: &Path, extra: &[&str]) -> Node {
         let _ = std::fs::remove_file(dir.join("ports.json"));
-        let mut args: Vec<String> = vec!["daemon".into(), "--ed2k-port".into(), "0".into()];
+        let mut args: Vec<String> = [
+            "daemon",
+            "--ed2k-port",
+            "0",
+            "--bt-port",
+            "0",
+            "--dht-port",
+            "0",
+            "--gnutella-port",
+            "0",
+        ]
+        .map(String::from)
+        .to_vec();
         args.extend(extra.iter().map(|s| s.to_string()));
         Node::spawn_in(&[], dir, &args)
     }
@@ -198,6 +216,12 @@ impl Node {
             ip.into(),
             "--ed2k-port".into(),
             port.to_string(),
+            "--bt-port".into(),
+            "0".into(),
+            "--dht-port".into(),
+            "0".into(),
+            "--gnutella-port".into(),
+            "0".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         Node::spawn_in(&ns.prefix(), dir, &args)
