@@ -190,9 +190,14 @@ fn main() {
                 .args([
                     "--disable-dht",
                     "--disable-dht-persistence",
-                    "--disable-upnp",
+                    "--disable-upnp-port-forward",
+                    "--disable-lsd",
+                    "--ipv4-only",
+                    "--listen-ip",
+                    "127.0.0.1",
                     "download",
                     "--exit-on-finish",
+                    "--disable-http-api",
                     "-o",
                 ])
                 .arg(&out)

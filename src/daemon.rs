@@ -6,7 +6,7 @@ use crate::store::Store;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use swarmux_bittorrent::{BitTorrentNetwork, BtConfig, DhtSettings};
+use swarmux_bittorrent::{BitTorrentNetwork, BtConfig, DhtSettings, TorznabIndexer};
 use swarmux_ed2k::client::{Ed2kConfig, Ed2kNetwork};
 use swarmux_gnutella::{GnutellaConfig, GnutellaNetwork, Mode};
 use swarmux_net::Network;
@@ -163,6 +163,16 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
             pex: b.pex,
             max_peers_per_torrent: b.max_peers_per_torrent,
             max_peers: b.max_peers,
+            torznab: b
+                .torznab
+                .iter()
+                .map(|t| TorznabIndexer {
+                    name: t.name.clone(),
+                    url: t.url.clone(),
+                    api_key: t.api_key.clone(),
+                })
+                .collect(),
+            watch_dir: (!b.watch_dir.as_os_str().is_empty()).then(|| b.watch_dir.clone()),
         })));
     }
     if config.gnutella.enabled {

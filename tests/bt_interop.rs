@@ -492,3 +492,56 @@ impl LyingPeer {
         self.served.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
+
+/// The watch folder: a .torrent dropped there is queued (and renamed
+/// `.added`), completes from the qBittorrent seed, and `swarmux files` /
+/// `swarmux search` know it afterwards.
+#[test]
+fn watch_folder_queues_dropped_torrents() {
+    require_bt_peers!(&["transmission-create", "qbittorrent-nox"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("album");
+    write_data(&dir, "01 opening.flac", 3 * MIB, 50);
+    write_data(&dir.join("extras"), "cover art.png", MIB / 2, 51);
+    let qb = QbitNox::start();
+    let tracker = StaticTracker::start(&[qb.peer_addr()]);
+    let (torrent, hash) = make_torrent(&dir, &[tracker.announce_url()]);
+    qb.add_torrent_file(&torrent, tmp.path(), true);
+    qb.wait_seeding(&hash, Duration::from_secs(60));
+
+    let watch = tmp.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap();
+    let n = node(
+        &tmp.path().join("swx"),
+        &["--watch-dir", watch.to_str().unwrap()],
+    );
+    std::fs::copy(&torrent, watch.join("album.torrent")).unwrap();
+    wait_for(20, "the watched torrent to be renamed .added", || {
+        watch.join("album.torrent.added").exists().then_some(())
+    });
+    wait_for(60, "the watched torrent to complete", || {
+        (first_download(&n)["state"]["state"] == "complete").then_some(())
+    });
+    let downloads = n.proc.dir.join("downloads/album");
+    assert_same_file(
+        &dir.join("01 opening.flac"),
+        &downloads.join("01 opening.flac"),
+    );
+    assert_same_file(
+        &dir.join("extras/cover art.png"),
+        &downloads.join("extras/cover art.png"),
+    );
+    let id = first_download(&n)["id"].to_string();
+    let files = n.json(&["files", &id]);
+    let paths: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["01 opening.flac", "extras/cover art.png"],
+        "{files}"
+    );
+}

@@ -224,8 +224,13 @@ impl Engine {
     fn handle(&mut self, msg: EngineMsg) {
         self.dirty = true;
         match msg {
-            EngineMsg::Request(Request::Get { target }, reply) if fetch::is_url(&target) => {
-                fetch::torrent_then_get(&self.data_dir, target, reply, self.tx.clone());
+            // A .torrent URL (typed, or a Torznab result's link) is fetched
+            // off the engine thread first.
+            EngineMsg::Request(Request::Get { target }, reply)
+                if self.link_of(&target).is_ok_and(|l| fetch::is_url(&l)) =>
+            {
+                let url = self.link_of(&target).unwrap_or(target);
+                fetch::torrent_then_get(&self.data_dir, url, reply, self.tx.clone());
             }
             EngineMsg::Request(req, reply) => {
                 let resp = self.request(req);

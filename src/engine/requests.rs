@@ -142,18 +142,25 @@ impl Engine {
         Response::SearchStarted { id }
     }
 
-    pub(super) fn get(&mut self, target: &str) -> Response {
+    /// The link a `get` target names: a search row's first link, or the
+    /// target itself.
+    pub(super) fn link_of(&self, target: &str) -> Result<String, Response> {
         let target = target.trim();
-        let link = match target.parse::<u64>() {
+        match target.parse::<u64>() {
             Ok(row) => match self.hub.links_of_row(row) {
-                Some(links) => links[0].1.clone(),
-                None => {
-                    return error(format!(
-                        "no search result #{row} (results of the last 8 searches can be fetched)"
-                    ))
-                }
+                Some(links) => Ok(links[0].1.clone()),
+                None => Err(error(format!(
+                    "no search result #{row} (results of the last 8 searches can be fetched)"
+                ))),
             },
-            Err(_) => target.to_string(),
+            Err(_) => Ok(target.to_string()),
+        }
+    }
+
+    pub(super) fn get(&mut self, target: &str) -> Response {
+        let link = match self.link_of(target) {
+            Ok(link) => link,
+            Err(e) => return e,
         };
         let Some(net) = self.nets.iter().find(|n| n.network.handles_link(&link)) else {
             return error(format!(

@@ -4,6 +4,7 @@
 
 use crate::proto::Magnet;
 use crate::proto::Metainfo;
+use crate::search::Searcher;
 use crate::session::env::Env;
 use crate::session::listener::accept_loop;
 use crate::session::meta::{is_magnet, read_torrent};
@@ -87,6 +88,7 @@ struct Main {
     last_seeding: Vec<SeedInfo>,
     last_servers: Vec<ServerInfo>,
     last_uploaded: u64,
+    search: Searcher,
 }
 
 async fn run(
@@ -159,6 +161,7 @@ async fn run(
         last_seeding: Vec::new(),
         last_servers: Vec::new(),
         last_uploaded: 0,
+        search: Searcher::new(&cfg, &ctx.data_dir, ctx.events.clone()),
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -205,10 +208,18 @@ async fn resolve(hostport: &str) -> Option<SocketAddr> {
 
 impl Main {
     async fn on_command(&mut self, c: NetCommand) {
+        // the library search finds every torrent the engine gives the network
+        match &c {
+            NetCommand::StartDownload(spec) | NetCommand::Seed(spec) => {
+                self.search.library().remember(spec)
+            }
+            NetCommand::CancelDownload(id) => self.search.library().forget(*id),
+            _ => {}
+        }
         match c {
-            // Keyword search for BitTorrent (Torznab, the local library) lives in another module.
-            NetCommand::Search(req) => self.env.emit(NetEvent::SearchDone { search: req.id }),
-            NetCommand::CancelSearch(_) | NetCommand::SharesChanged(_) => {}
+            NetCommand::Search(req) => self.search.start(req),
+            NetCommand::CancelSearch(id) => self.search.cancel(id),
+            NetCommand::SharesChanged(_) => {}
             NetCommand::RemoveServer(_) | NetCommand::Shutdown => {}
             NetCommand::StartDownload(spec) => {
                 if self.torrents.get(&spec.id).is_some_and(|t| !t.is_closed()) {

@@ -66,38 +66,8 @@ pub enum DhtError {
     Busy,
 }
 
-/// Counters for the Networks pane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DhtStats {
-    /// Our node id.
-    pub id: [u8; 20],
-    /// Nodes in the routing table.
-    pub nodes: usize,
-    /// Of which answered recently and missed nothing.
-    pub good_nodes: usize,
-    /// Info-hashes with peers stored at this node.
-    pub stored_info_hashes: usize,
-    /// Peers stored at this node.
-    pub stored_peers: usize,
-    /// Queries awaiting a reply.
-    pub in_flight: usize,
-    /// Lookups running.
-    pub lookups: usize,
-}
-
-impl DhtStats {
-    fn from_node(id: NodeId, s: NodeStats) -> DhtStats {
-        DhtStats {
-            id: id.0,
-            nodes: s.nodes,
-            good_nodes: s.good_nodes,
-            stored_info_hashes: s.stored_info_hashes,
-            stored_peers: s.stored_peers,
-            in_flight: s.in_flight,
-            lookups: s.lookups,
-        }
-    }
-}
+/// Counters for the Networks pane: the node's own, published by the driver.
+pub type DhtStats = NodeStats;
 
 enum Command {
     GetPeers([u8; 20], oneshot::Sender<Vec<SocketAddr>>),
@@ -167,10 +137,7 @@ impl Dht {
             })
             .collect();
         let node = Node::new(id, bootstrap, known, Instant::now());
-        let stats = Arc::new(Mutex::new(DhtStats::from_node(
-            id,
-            node.stats(Instant::now()),
-        )));
+        let stats = Arc::new(Mutex::new(node.stats(Instant::now())));
         let (tx, rx) = mpsc::unbounded_channel();
         let driver = Driver {
             socket,
@@ -401,7 +368,7 @@ impl Driver {
     }
 
     fn publish_stats(&self) {
-        let s = DhtStats::from_node(self.node.id(), self.node.stats(Instant::now()));
+        let s = self.node.stats(Instant::now());
         *self
             .stats
             .lock()

@@ -88,7 +88,7 @@ async fn run(
         Ok(l) => {
             if let Ok(a) = l.local_addr() {
                 env.port.store(a.port(), Ordering::Relaxed);
-                env.emit(NetEvent::Listening {
+                env.events.emit(NetEvent::Listening {
                     name: "gnutella_tcp".into(),
                     addr: a,
                 });
@@ -96,7 +96,7 @@ async fn run(
             Some(l)
         }
         Err(e) => {
-            env.log(
+            env.events.log(
                 LogLevel::Error,
                 format!("gnutella: cannot listen on {}: {e}", cfg.listen),
             );

@@ -5,6 +5,7 @@
 //! [`NetEvent`]s; nothing else crosses the boundary, so a new network plugs in
 //! without touching the engine's core.
 
+pub mod guard;
 pub mod hash;
 pub mod hashing;
 pub mod limits;
@@ -13,7 +14,11 @@ pub mod network;
 pub mod query;
 pub mod search;
 pub mod share;
+pub mod sink;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
+pub use guard::CountGuard;
 pub use hash::ContentHash;
 pub use limits::Limits;
 pub use message::{
@@ -24,3 +29,4 @@ pub use network::{Network, NetworkContext};
 pub use query::{parse_query, QueryExpr, QueryParseError};
 pub use search::{FileKind, SearchHit, SearchId, SearchRequest};
 pub use share::SharedFile;
+pub use sink::EventSink;

@@ -2,6 +2,7 @@
 
 use crate::limits::Limits;
 use crate::message::{NetCommand, NetEvent};
+use crate::sink::EventSink;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -20,17 +21,19 @@ pub struct NetworkContext {
 }
 
 impl NetworkContext {
+    /// A clonable handle on [`NetworkContext::events`] for the network's tasks.
+    pub fn sink(&self) -> EventSink {
+        EventSink::new(self.events.clone())
+    }
+
     /// Sends an event; a closed engine only means the process is shutting down.
     pub fn emit(&self, event: NetEvent) {
-        let _ = self.events.send(event);
+        self.sink().emit(event);
     }
 
     /// Sends a log line at the given level.
     pub fn log(&self, level: crate::message::LogLevel, message: impl Into<String>) {
-        self.emit(NetEvent::Log {
-            level,
-            message: message.into(),
-        });
+        self.sink().log(level, message);
     }
 }
 

@@ -4,7 +4,8 @@
 //! rather than panicking; the session turns errors into dropped connections
 //! or messages in the Networks pane.
 
-pub mod bencode;
+pub use swarmux_bencode as bencode;
+
 pub mod compact;
 pub mod create;
 pub mod extension;

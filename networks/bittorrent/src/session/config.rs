@@ -1,6 +1,7 @@
 //! Settings of the BitTorrent network, as the daemon builds them.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// The BitTorrent network's settings.
 #[derive(Clone, Debug)]
@@ -15,6 +16,11 @@ pub struct BtConfig {
     pub max_peers_per_torrent: usize,
     /// Most peer connections over every torrent.
     pub max_peers: usize,
+    /// Torznab indexers (Jackett, Prowlarr) asked for every search.
+    pub torznab: Vec<TorznabIndexer>,
+    /// The watch folder, whose `.torrent` (and `.torrent.added`) files the
+    /// search finds; the engine adds them to the queue.
+    pub watch_dir: Option<PathBuf>,
 }
 
 impl Default for BtConfig {
@@ -25,6 +31,8 @@ impl Default for BtConfig {
             pex: true,
             max_peers_per_torrent: 50,
             max_peers: 300,
+            torznab: Vec::new(),
+            watch_dir: None,
         }
     }
 }
@@ -36,4 +44,17 @@ pub struct DhtSettings {
     pub bind: SocketAddr,
     /// Nodes to bootstrap from, as `HOST:PORT`, resolved at start.
     pub bootstrap: Vec<String>,
+}
+
+/// One Torznab indexer: the HTTP API that Jackett and Prowlarr serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorznabIndexer {
+    /// Shown in log lines about this indexer.
+    pub name: String,
+    /// The Torznab API URL, e.g.
+    /// `http://127.0.0.1:9117/api/v2.0/indexers/all/results/torznab/`;
+    /// the search parameters are appended to its query.
+    pub url: String,
+    /// Sent as `apikey` (omitted when empty).
+    pub api_key: String,
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use swarmux_dht::Dht;
 use swarmux_net::message::LogLevel;
-use swarmux_net::{Limits, NetEvent};
+use swarmux_net::{EventSink, Limits, NetEvent};
 use tokio::sync::mpsc;
 
 /// The shared state.
@@ -20,7 +20,7 @@ pub(crate) struct Env {
     /// Our TCP listening port (0 while not listening).
     pub port: AtomicU16,
     pub limits: Arc<Limits>,
-    events: mpsc::UnboundedSender<NetEvent>,
+    events: EventSink,
     /// Open peer connections over every torrent.
     conns: AtomicUsize,
     /// Payload bytes uploaded in this run.
@@ -51,7 +51,7 @@ impl Env {
             peer_id,
             port: AtomicU16::new(0),
             limits,
-            events,
+            events: events.into(),
             conns: AtomicUsize::new(0),
             uploaded: AtomicU64::new(0),
             dht: OnceLock::new(),
@@ -60,15 +60,14 @@ impl Env {
         }
     }
 
+    /// Sends an event to the engine (see [`EventSink::emit`]).
     pub fn emit(&self, ev: NetEvent) {
-        let _ = self.events.send(ev);
+        self.events.emit(ev);
     }
 
+    /// Sends a log line to the engine (see [`EventSink::log`]).
     pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        self.emit(NetEvent::Log {
-            level,
-            message: message.into(),
-        });
+        self.events.log(level, message);
     }
 
     /// A fresh key for a peer connection (unique in this run).

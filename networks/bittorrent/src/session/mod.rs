@@ -23,4 +23,4 @@ pub(crate) mod status;
 pub(crate) mod torrent;
 pub(crate) mod tracker;
 
-pub use config::{BtConfig, DhtSettings};
+pub use config::{BtConfig, DhtSettings, TorznabIndexer};

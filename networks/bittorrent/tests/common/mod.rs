@@ -6,12 +6,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use swarmux_bittorrent::proto::{create_torrent, Metainfo};
 use swarmux_bittorrent::{BitTorrentNetwork, BtConfig, DhtSettings};
-use swarmux_net::{
-    ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, NetworkContext,
-};
+use swarmux_net::testing::Harness;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use swarmux_net::testing::{data as pseudo_random, wait_event as wait_for};
+use swarmux_net::{ContentHash, DownloadSpec, Limits, NetCommand, NetEvent};
 use tokio::sync::mpsc;
 
 pub struct Node {
@@ -44,52 +45,26 @@ pub async fn start_node_limited(data_dir: &Path, dht: Option<Vec<String>>, down:
         pex: true,
         max_peers_per_torrent: 50,
         max_peers: 300,
+        ..Default::default()
     });
-    let (etx, mut erx) = mpsc::unbounded_channel();
-    let (ctx_tx, crx) = mpsc::unbounded_channel();
-    std::fs::create_dir_all(data_dir).unwrap();
-    let ctx = NetworkContext {
-        events: etx,
-        limits: Arc::new(Limits::new(down, 0, 4)),
-        data_dir: data_dir.to_path_buf(),
-    };
-    tokio::spawn(net.run(ctx, crx));
+    let mut h = Harness::start(&net, Arc::new(Limits::new(down, 0, 4)), data_dir);
     let mut port = 0;
     let mut dht_addr = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while port == 0 || (dht_addr.is_none() && want_dht) {
-        match tokio::time::timeout_at(deadline, erx.recv()).await {
-            Ok(Some(NetEvent::Listening { name, addr })) => {
-                if name == "bt_tcp" {
-                    port = addr.port();
-                } else if name == "dht_udp" {
-                    dht_addr = Some(addr);
-                }
-            }
-            Ok(Some(_)) => {}
-            _ => break,
+    h.wait_event(5, |e| {
+        match e {
+            NetEvent::Listening { name, addr } if name == "bt_tcp" => port = addr.port(),
+            NetEvent::Listening { name, addr } if name == "dht_udp" => dht_addr = Some(*addr),
+            _ => {}
         }
-    }
-    assert!(port != 0, "no Listening event");
+        (port != 0 && (dht_addr.is_some() || !want_dht)).then_some(())
+    })
+    .await;
     Node {
-        cmd: ctx_tx,
-        events: erx,
+        cmd: h.cmd,
+        events: h.events,
         port,
         dht: dht_addr,
     }
-}
-
-/// Deterministic bytes.
-pub fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 /// Writes a .torrent for `data` next to it and returns its path and metainfo.
@@ -123,27 +98,6 @@ pub fn magnet(mi: &Metainfo, peers: &[u16]) -> String {
         m.push_str(&format!("&x.pe=127.0.0.1:{p}"));
     }
     m
-}
-
-/// Waits for an event matching `f`, panicking after `secs` or on `Failed`.
-pub async fn wait_for<T>(
-    rx: &mut mpsc::UnboundedReceiver<NetEvent>,
-    secs: u64,
-    mut f: impl FnMut(&NetEvent) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("timed out waiting for an event")
-            .expect("network ended");
-        if let NetEvent::Failed { reason, .. } = &ev {
-            panic!("download failed: {reason}");
-        }
-        if let Some(t) = f(&ev) {
-            return t;
-        }
-    }
 }
 
 /// Collects events until `Completed{id}`; returns them.

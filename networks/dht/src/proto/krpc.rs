@@ -176,7 +176,7 @@ impl Message {
     /// Encodes this message as a datagram.
     pub fn encode(&self) -> Vec<u8> {
         let mut top = BTreeMap::new();
-        top.insert(b"t".to_vec(), Value::bytes(&self.tid));
+        top.insert(b"t".to_vec(), Value::bytes(self.tid.as_slice()));
         match &self.body {
             Body::Query(q) => {
                 top.insert(b"y".to_vec(), Value::bytes(b"q"));
@@ -196,7 +196,7 @@ impl Message {
                 );
             }
         }
-        Value::Dict(top).encode()
+        Value::Dict(top).to_bytes()
     }
 }
 
@@ -331,15 +331,15 @@ pub fn encode_compact_peer(a: &SocketAddrV4) -> [u8; 6] {
 
 fn encode_query(q: &Query) -> (&'static [u8], Dict) {
     let mut a = Dict::new();
-    a.insert(b"id".to_vec(), Value::bytes(&q.sender().0));
+    a.insert(b"id".to_vec(), Value::bytes(q.sender().0));
     let name: &[u8] = match q {
         Query::Ping { .. } => b"ping",
         Query::FindNode { target, .. } => {
-            a.insert(b"target".to_vec(), Value::bytes(&target.0));
+            a.insert(b"target".to_vec(), Value::bytes(target.0));
             b"find_node"
         }
         Query::GetPeers { info_hash, .. } => {
-            a.insert(b"info_hash".to_vec(), Value::bytes(&info_hash.0));
+            a.insert(b"info_hash".to_vec(), Value::bytes(info_hash.0));
             b"get_peers"
         }
         Query::AnnouncePeer {
@@ -349,9 +349,9 @@ fn encode_query(q: &Query) -> (&'static [u8], Dict) {
             implied_port,
             ..
         } => {
-            a.insert(b"info_hash".to_vec(), Value::bytes(&info_hash.0));
+            a.insert(b"info_hash".to_vec(), Value::bytes(info_hash.0));
             a.insert(b"port".to_vec(), Value::Int(i64::from(*port)));
-            a.insert(b"token".to_vec(), Value::bytes(token));
+            a.insert(b"token".to_vec(), Value::bytes(token.as_slice()));
             a.insert(
                 b"implied_port".to_vec(),
                 Value::Int(i64::from(*implied_port)),
@@ -364,7 +364,7 @@ fn encode_query(q: &Query) -> (&'static [u8], Dict) {
 
 fn encode_response(r: &Response) -> Dict {
     let mut d = Dict::new();
-    d.insert(b"id".to_vec(), Value::bytes(&r.id.0));
+    d.insert(b"id".to_vec(), Value::bytes(r.id.0));
     if !r.nodes.is_empty() {
         let mut b = Vec::with_capacity(r.nodes.len() * COMPACT_NODE);
         for (id, addr) in &r.nodes {
@@ -377,12 +377,12 @@ fn encode_response(r: &Response) -> Dict {
         let list = r
             .values
             .iter()
-            .map(|a| Value::bytes(&encode_compact_peer(a)))
+            .map(|a| Value::bytes(encode_compact_peer(a)))
             .collect();
         d.insert(b"values".to_vec(), Value::List(list));
     }
     if let Some(t) = &r.token {
-        d.insert(b"token".to_vec(), Value::bytes(t));
+        d.insert(b"token".to_vec(), Value::bytes(t.as_slice()));
     }
     d
 }

@@ -58,6 +58,8 @@ pub enum Event {
 /// Counters for status displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NodeStats {
+    /// Our node id.
+    pub id: [u8; 20],
     /// Nodes in the routing table.
     pub nodes: usize,
     /// Of which answered recently and missed nothing.
@@ -172,6 +174,7 @@ impl Node {
     pub fn stats(&self, now: Instant) -> NodeStats {
         let (stored_info_hashes, stored_peers) = self.store.counts();
         NodeStats {
+            id: self.id.0,
             nodes: self.table.len(),
             good_nodes: self.table.good_nodes(now).len(),
             stored_info_hashes,

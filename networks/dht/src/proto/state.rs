@@ -47,9 +47,9 @@ impl SavedState {
             nodes.extend_from_slice(&encode_compact_peer(addr));
         }
         let mut d = BTreeMap::new();
-        d.insert(b"id".to_vec(), Value::bytes(&self.id.0));
+        d.insert(b"id".to_vec(), Value::bytes(self.id.0));
         d.insert(b"nodes".to_vec(), Value::Bytes(nodes));
-        Value::Dict(d).encode()
+        Value::Dict(d).to_bytes()
     }
 
     /// Decodes a state file's contents.

@@ -237,7 +237,7 @@ impl Coordinator {
         };
         *self.link_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
         if link.lock().core.parts.is_complete() {
-            self.env.emit(NetEvent::Completed { id: self.id });
+            self.env.events.emit(NetEvent::Completed { id: self.id });
             let _ = self.main.send(MainMsg::Finished(self.id));
             return;
         }
@@ -282,7 +282,7 @@ impl Coordinator {
     }
 
     fn fail(&self, reason: String) {
-        self.env.emit(NetEvent::Failed {
+        self.env.events.emit(NetEvent::Failed {
             id: self.id,
             reason,
         });
@@ -290,7 +290,7 @@ impl Coordinator {
     }
 
     fn emit_meta(&self, parts: usize, hashset: &[[u8; 16]]) {
-        self.env.emit(NetEvent::DownloadMeta {
+        self.env.events.emit(NetEvent::DownloadMeta {
             id: self.id,
             parts,
             meta: hashset.concat(),
@@ -493,10 +493,12 @@ impl Coordinator {
                 g.core.parts.mark_verified(part);
                 g.core.parts.is_complete()
             };
-            self.env.emit(NetEvent::PartVerified { id: self.id, part });
+            self.env
+                .events
+                .emit(NetEvent::PartVerified { id: self.id, part });
             if complete {
                 self.progress(link);
-                self.env.emit(NetEvent::Completed { id: self.id });
+                self.env.events.emit(NetEvent::Completed { id: self.id });
             }
             return complete;
         }
@@ -510,7 +512,7 @@ impl Coordinator {
             let f = self.faults.entry(addr).or_insert(0);
             *f += 1;
             if *f >= MAX_FAULTS && self.banned.insert(addr) {
-                self.env.log(
+                self.env.events.log(
                     LogLevel::Warn,
                     format!("banned {addr}: sent {f} corrupt parts"),
                 );
@@ -526,7 +528,7 @@ impl Coordinator {
         }
         blamed.sort();
         blamed.dedup();
-        self.env.emit(NetEvent::PartCorrupt {
+        self.env.events.emit(NetEvent::PartCorrupt {
             id: self.id,
             part,
             blamed,
@@ -582,6 +584,8 @@ impl Coordinator {
             peers,
         };
         drop(g);
-        self.env.emit(NetEvent::Progress { id: self.id, stats });
+        self.env
+            .events
+            .emit(NetEvent::Progress { id: self.id, stats });
     }
 }

@@ -8,8 +8,7 @@ use crate::proto::peer_msg::{Hello, PeerCaps};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use swarmux_net::message::LogLevel;
-use swarmux_net::{Limits, NetEvent};
+use swarmux_net::{EventSink, Limits, NetEvent};
 use tokio::sync::mpsc;
 
 /// Who we are and what we share, plus the engine's event channel.
@@ -29,10 +28,11 @@ pub struct Env {
     pub shares: RwLock<Arc<ShareIndex>>,
     pub uploads: Uploads,
     pub limits: Arc<Limits>,
-    events: mpsc::UnboundedSender<NetEvent>,
+    /// The engine's event channel.
+    pub events: EventSink,
     next_id: AtomicU64,
-    /// Open peer connections.
-    pub conns: AtomicUsize,
+    /// Open peer connections (see [`swarmux_net::CountGuard`]).
+    pub conns: Arc<AtomicUsize>,
     /// Low-id sources we asked the server to make call us back, by their id.
     pub callbacks: Mutex<HashMap<u32, DlLink>>,
     /// Sources whose upload queue we wait in, for the uploaders' connections
@@ -60,30 +60,17 @@ impl Env {
             shares: RwLock::new(Arc::new(ShareIndex::default())),
             uploads: Uploads::new(limits.clone()),
             limits,
-            events,
+            events: events.into(),
             next_id: AtomicU64::new(1),
             callbacks: Mutex::new(HashMap::new()),
             remote_queues: Mutex::new(RemoteQueues::new()),
-            conns: AtomicUsize::new(0),
+            conns: Arc::default(),
         }
     }
 
     /// A new id for a connection or source.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Sends an event to the engine.
-    pub fn emit(&self, e: NetEvent) {
-        let _ = self.events.send(e);
-    }
-
-    /// Sends a log line to the engine.
-    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        self.emit(NetEvent::Log {
-            level,
-            message: message.into(),
-        });
     }
 
     /// The current shared-file index.
@@ -110,22 +97,5 @@ impl Env {
             PeerCaps::swarmux(),
             server,
         )
-    }
-}
-
-/// Counts an open peer connection until dropped (also when its task is aborted).
-pub struct ConnGuard(Arc<Env>);
-
-impl ConnGuard {
-    /// Counts one more connection.
-    pub fn new(env: Arc<Env>) -> Self {
-        env.conns.fetch_add(1, Ordering::Relaxed);
-        ConnGuard(env)
-    }
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        self.0.conns.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -5,11 +5,11 @@ use super::{Ed2kConfig, Ed2kNetwork};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use swarmux_net::hashing::hash_reader;
-use swarmux_net::{
-    ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, NetworkContext, SharedFile,
-};
+use swarmux_net::testing::{search_request, Harness};
+use swarmux_net::{ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, SharedFile};
 use tokio::sync::mpsc;
+
+pub use swarmux_net::testing::{data as pseudo_random, share, wait_event as wait_for};
 
 pub struct Node {
     pub cmd: mpsc::UnboundedSender<NetCommand>,
@@ -39,70 +39,12 @@ pub async fn start_node_limited(
         max_sources_per_download: 5,
         max_connections: 50,
     });
-    let (etx, mut erx) = mpsc::unbounded_channel();
-    let (ctx_tx, crx) = mpsc::unbounded_channel();
-    let ctx = NetworkContext {
-        events: etx,
-        limits: Arc::new(Limits::new(0, up_rate, slots)),
-        data_dir: dir.to_path_buf(),
-    };
-    tokio::spawn(net.run(ctx, crx));
-    let port = loop {
-        match tokio::time::timeout(Duration::from_secs(5), erx.recv()).await {
-            Ok(Some(NetEvent::Listening { addr, .. })) => break addr.port(),
-            Ok(Some(_)) => {}
-            _ => panic!("no Listening event"),
-        }
-    };
+    let mut h = Harness::start(&net, Arc::new(Limits::new(0, up_rate, slots)), dir);
+    let port = h.listening(None).await.port();
     Node {
-        cmd: ctx_tx,
-        events: erx,
+        cmd: h.cmd,
+        events: h.events,
         port,
-    }
-}
-
-pub fn share(path: &Path) -> SharedFile {
-    let h = hash_reader(std::fs::File::open(path).unwrap(), |_| true).unwrap();
-    SharedFile {
-        path: path.to_path_buf(),
-        name: path.file_name().unwrap().to_string_lossy().into_owned(),
-        size: h.size,
-        ed2k: h.ed2k,
-        ed2k_parts: h.ed2k_parts,
-        sha1: h.sha1,
-    }
-}
-
-pub fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-/// Waits for an event matching `f`, panicking after `secs`.
-pub async fn wait_for<T>(
-    rx: &mut mpsc::UnboundedReceiver<NetEvent>,
-    secs: u64,
-    mut f: impl FnMut(&NetEvent) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("timed out waiting for an event")
-            .expect("network ended");
-        if let NetEvent::Failed { reason, .. } = &ev {
-            panic!("download failed: {reason}");
-        }
-        if let Some(t) = f(&ev) {
-            return t;
-        }
     }
 }
 
@@ -271,15 +213,7 @@ async fn server_login_search_and_download() {
     // The offer may land a moment after the login.
     let mut hit = None;
     for round in 0..20u64 {
-        let req = swarmux_net::SearchRequest {
-            id: round,
-            text: "swarm iso".into(),
-            expr: swarmux_net::parse_query("swarm iso").unwrap(),
-            min_size: None,
-            max_size: None,
-            kind: None,
-            extension: None,
-        };
+        let req = search_request(round, "swarm iso");
         b.cmd.send(NetCommand::Search(Arc::new(req))).unwrap();
         let mut hits = vec![];
         wait_for(&mut b.events, 40, |e| match e {

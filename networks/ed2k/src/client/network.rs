@@ -132,7 +132,7 @@ async fn run(
         Ok(l) => {
             if let Ok(a) = l.local_addr() {
                 env.port.store(a.port(), Ordering::Relaxed);
-                env.emit(NetEvent::Listening {
+                env.events.emit(NetEvent::Listening {
                     name: "ed2k_tcp".into(),
                     addr: a,
                 });
@@ -140,7 +140,7 @@ async fn run(
             Some(l)
         }
         Err(e) => {
-            env.log(
+            env.events.log(
                 LogLevel::Error,
                 format!("cannot listen on {}: {e} (no uploads, low ID)", cfg.listen),
             );
@@ -219,7 +219,9 @@ async fn sleep_opt(at: Option<Instant>) {
 
 impl Main {
     fn emit_servers(&self) {
-        self.env.emit(NetEvent::Servers(self.servers.clone()));
+        self.env
+            .events
+            .emit(NetEvent::Servers(self.servers.clone()));
     }
 
     fn server_mut(&mut self, addr: &str) -> Option<&mut ServerInfo> {
@@ -279,7 +281,7 @@ impl Main {
         }
         self.current = None;
         for id in self.searches.drain_all() {
-            self.env.emit(NetEvent::SearchDone { search: id });
+            self.env.events.emit(NetEvent::SearchDone { search: id });
         }
         self.emit_servers();
     }
@@ -288,11 +290,13 @@ impl Main {
         match cmd {
             NetCommand::Search(req) => {
                 if !self.logged_in {
-                    self.env.log(
+                    self.env.events.log(
                         LogLevel::Info,
                         format!("no server connected, search \"{}\" skipped", req.text),
                     );
-                    self.env.emit(NetEvent::SearchDone { search: req.id });
+                    self.env
+                        .events
+                        .emit(NetEvent::SearchDone { search: req.id });
                     return;
                 }
                 self.searches.push(req);
@@ -315,7 +319,7 @@ impl Main {
                     Ok(h) => {
                         self.downloads.insert(id, h);
                     }
-                    Err(reason) => self.env.emit(NetEvent::Failed { id, reason }),
+                    Err(reason) => self.env.events.emit(NetEvent::Failed { id, reason }),
                 }
             }
             NetCommand::PauseDownload(id) | NetCommand::CancelDownload(id) => {
@@ -405,6 +409,7 @@ impl Main {
                 let was = self.logged_in;
                 let addr = self.current.clone().unwrap_or_default();
                 self.env
+                    .events
                     .log(LogLevel::Warn, format!("server {addr}: {reason}"));
                 self.disconnect(&if was {
                     "disconnected".to_string()
@@ -439,7 +444,7 @@ impl Main {
                 }
                 self.emit_servers();
                 if first {
-                    self.env.log(
+                    self.env.events.log(
                         LogLevel::Info,
                         format!("connected to {addr} with {kind} ID {id}"),
                     );
@@ -470,6 +475,7 @@ impl Main {
             ServerToClient::ServerMessage(text) => {
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
                     self.env
+                        .events
                         .log(LogLevel::Info, format!("server {addr}: {line}"));
                 }
                 if let Some(i) = self.current_info() {
@@ -480,9 +486,9 @@ impl Main {
             ServerToClient::SearchResult { files, .. } => {
                 if let Some((id, hits)) = self.searches.on_result(&files) {
                     for h in hits {
-                        self.env.emit(NetEvent::Hit(h));
+                        self.env.events.emit(NetEvent::Hit(h));
                     }
-                    self.env.emit(NetEvent::SearchDone { search: id });
+                    self.env.events.emit(NetEvent::SearchDone { search: id });
                 }
                 self.send_next_search();
             }
@@ -497,6 +503,7 @@ impl Main {
             }
             ServerToClient::Reject => {
                 self.env
+                    .events
                     .log(LogLevel::Warn, format!("server {addr} rejected a request"));
             }
             _ => {}
@@ -542,19 +549,19 @@ impl Main {
 
     fn on_tick(&mut self) {
         if let Some(id) = self.searches.timed_out(std::time::Instant::now()) {
-            self.env.emit(NetEvent::SearchDone { search: id });
+            self.env.events.emit(NetEvent::SearchDone { search: id });
             self.send_next_search();
         }
         self.env.uploads.refill();
         let snap = self.env.uploads.snapshot();
         if snap != self.last_uploads {
-            self.env.emit(NetEvent::Uploads(snap.clone()));
+            self.env.events.emit(NetEvent::Uploads(snap.clone()));
             self.last_uploads = snap;
         }
         let total = self.env.uploads.total();
         if total != self.last_total {
             self.last_total = total;
-            self.env.emit(NetEvent::Uploaded(total));
+            self.env.events.emit(NetEvent::Uploaded(total));
         }
     }
 }

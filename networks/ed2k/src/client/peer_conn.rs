@@ -88,7 +88,7 @@ pub async fn run(
             }
         }
     };
-    let _guard = super::env::ConnGuard::new(env.clone());
+    let _guard = swarmux_net::CountGuard::new(&env.conns);
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::channel::<Vec<u8>>(8);
@@ -637,7 +637,7 @@ impl Conn {
     fn cleanup(&mut self, reason: &str) {
         self.release();
         if reason != "peer closed the connection" && reason != "idle" {
-            self.env.log(
+            self.env.events.log(
                 LogLevel::Info,
                 format!("dropped peer {}: {reason}", self.addr),
             );
@@ -706,7 +706,7 @@ async fn pump(
             match DiskFile::open_read(&f.path).await {
                 Ok(d) => open = Some((f.path.clone(), d)),
                 Err(e) => {
-                    env.log(
+                    env.events.log(
                         LogLevel::Warn,
                         format!("cannot read shared file {}: {e}", f.path.display()),
                     );
@@ -721,7 +721,7 @@ async fn pump(
             let data = match disk.read_at(pos, n).await {
                 Ok(d) => d,
                 Err(err) => {
-                    env.log(
+                    env.events.log(
                         LogLevel::Warn,
                         format!("reading {} failed: {err}", f.path.display()),
                     );

@@ -9,7 +9,8 @@ use crate::proto::server_msg::{
 };
 use std::net::SocketAddr;
 use std::time::Duration;
-use swarmux_net::{parse_query, FileKind, SearchRequest};
+use swarmux_net::testing::search_request;
+use swarmux_net::{FileKind, SearchRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -166,15 +167,7 @@ async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
 }
 
 fn req(text: &str) -> SearchRequest {
-    SearchRequest {
-        id: 1,
-        text: text.into(),
-        expr: parse_query(text).unwrap(),
-        min_size: None,
-        max_size: None,
-        kind: None,
-        extension: None,
-    }
+    search_request(1, text)
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! down), and drops the link itself only when the stream is broken (a
 //! payload above the limit, corrupt compression) or silent for too long.
 
-use super::env::{ConnOut, Env, MainMsg, SocketGuard};
+use super::env::{ConnOut, Env, MainMsg};
 use crate::proto::bye::Bye;
 use crate::proto::descriptor::{
     Descriptor, DescriptorDecoder, Guid, DEFAULT_MAX_PAYLOAD, TYPE_BYE,
@@ -19,6 +19,7 @@ use crate::proto::routing::ConnId;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::CountGuard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -55,7 +56,7 @@ enum Handshaken {
 
 /// Runs a connection to its end, reporting to the node loop.
 pub async fn run(env: Arc<Env>, id: ConnId, dial: Dial, cfg: HandshakeConfig) {
-    let _guard = SocketGuard::new(env.clone());
+    let _guard = CountGuard::new(&env.sockets);
     let to_main = env.to_main.clone();
     let res = match timeout(HANDSHAKE_TIMEOUT, handshake(dial, cfg)).await {
         Ok(r) => r,

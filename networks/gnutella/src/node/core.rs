@@ -124,7 +124,7 @@ impl Node {
     }
 
     fn log(&self, level: LogLevel, msg: impl Into<String>) {
-        self.env.log(level, msg);
+        self.env.events.log(level, msg);
     }
 
     /// The handshake settings as of now.
@@ -211,7 +211,7 @@ impl Node {
             NetCommand::Search(req) => self.search(req),
             NetCommand::CancelSearch(id) => {
                 if self.searches.cancel(id) {
-                    self.env.emit(NetEvent::SearchDone { search: id });
+                    self.env.events.emit(NetEvent::SearchDone { search: id });
                 }
             }
             NetCommand::StartDownload(spec) => self.start_download(spec),
@@ -475,7 +475,9 @@ impl Node {
     fn search(&mut self, req: Arc<SearchRequest>) {
         let text = req.expr.keywords().join(" ");
         if crate::proto::qrp::keywords(&text).is_empty() {
-            self.env.emit(NetEvent::SearchDone { search: req.id });
+            self.env
+                .events
+                .emit(NetEvent::SearchDone { search: req.id });
             return;
         }
         let guid = self.send_query(&Query::keywords(&text));
@@ -489,14 +491,14 @@ impl Node {
             _ => magnet.as_ref().map(|m| m.urn),
         };
         let Some(urn) = urn else {
-            self.env.emit(NetEvent::Failed {
+            self.env.events.emit(NetEvent::Failed {
                 id: spec.id,
                 reason: "not a Gnutella download (no urn:sha1)".into(),
             });
             return;
         };
         if spec.size == 0 && urn != Sha1Urn(EMPTY_SHA1) {
-            self.env.emit(NetEvent::Failed {
+            self.env.events.emit(NetEvent::Failed {
                 id: spec.id,
                 reason: "unknown size (a magnet without xl=): download it from a search result"
                     .into(),
@@ -520,7 +522,7 @@ impl Node {
     pub fn tick(&mut self) {
         let now = Instant::now();
         for id in self.searches.expire(now) {
-            self.env.emit(NetEvent::SearchDone { search: id });
+            self.env.events.emit(NetEvent::SearchDone { search: id });
         }
         if now >= self.next_ping {
             self.next_ping = now + PING_EVERY;
@@ -538,13 +540,13 @@ impl Node {
         }
         let uploads: Vec<UploadInfo> = lock(&self.env.uploads).values().cloned().collect();
         if uploads != self.last_uploads {
-            self.env.emit(NetEvent::Uploads(uploads.clone()));
+            self.env.events.emit(NetEvent::Uploads(uploads.clone()));
             self.last_uploads = uploads;
         }
         let total = self.env.uploaded.load(Ordering::Relaxed);
         if total != self.last_uploaded {
             self.last_uploaded = total;
-            self.env.emit(NetEvent::Uploaded(total));
+            self.env.events.emit(NetEvent::Uploaded(total));
         }
         if now >= self.next_save {
             self.next_save = now + SAVE_EVERY;
@@ -593,7 +595,7 @@ impl Node {
         }));
         list.extend(self.history.iter().cloned());
         list.sort_by(|a, b| a.addr.cmp(&b.addr));
-        self.env.emit(NetEvent::Servers(list));
+        self.env.events.emit(NetEvent::Servers(list));
     }
 
     fn save_hosts(&self) {

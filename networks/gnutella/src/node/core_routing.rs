@@ -307,7 +307,7 @@ impl Node {
             .searches
             .on_hit(&guid, &found, |u| lock(&env.sources).get(u));
         for h in hits {
-            self.env.emit(NetEvent::Hit(h));
+            self.env.events.emit(NetEvent::Hit(h));
         }
     }
 

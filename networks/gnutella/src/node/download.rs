@@ -128,7 +128,7 @@ async fn run(
         }),
     });
     if let Err(e) = prepare_file(&spec.temp_path, spec.size) {
-        env.emit(NetEvent::Failed {
+        env.events.emit(NetEvent::Failed {
             id,
             reason: format!("temp file {}: {e}", spec.temp_path.display()),
         });
@@ -143,7 +143,7 @@ async fn run(
         sources: slots.iter().map(|s| s.src).collect(),
     };
     let parts_total = lock(&dl.state).parts.len();
-    env.emit(NetEvent::DownloadMeta {
+    env.events.emit(NetEvent::DownloadMeta {
         id,
         parts: parts_total,
         meta: meta(&slots).to_link().into_bytes(),
@@ -159,7 +159,7 @@ async fn run(
                 let before = slots.len();
                 add_sources(&mut slots, new, Instant::now());
                 if slots.len() != before {
-                    env.emit(NetEvent::DownloadMeta {
+                    env.events.emit(NetEvent::DownloadMeta {
                         id,
                         parts: parts_total,
                         meta: meta(&slots).to_link().into_bytes(),
@@ -179,14 +179,14 @@ async fn run(
                 };
                 add_sources(&mut slots, alt, now);
                 if !newly.is_empty() {
-                    env.emit(NetEvent::PartsVerified { id, parts: newly });
+                    env.events.emit(NetEvent::PartsVerified { id, parts: newly });
                 }
                 if complete {
                     workers.abort_all();
                     slots.iter_mut().for_each(|s| s.running = false);
                     match verify(&spec.temp_path, urn).await {
                         Ok(true) => {
-                            env.emit(NetEvent::Completed { id });
+                            env.events.emit(NetEvent::Completed { id });
                             return;
                         }
                         Ok(false) => {
@@ -197,11 +197,11 @@ async fn run(
                                 std::mem::take(&mut st.contributors)
                             };
                             for part in 0..parts_total {
-                                env.emit(NetEvent::PartCorrupt { id, part, blamed: blamed.clone() });
+                                env.events.emit(NetEvent::PartCorrupt { id, part, blamed: blamed.clone() });
                             }
                             slots.retain(|s| !blamed.contains(&s.src.addr.to_string()));
                             if corrupt_rounds >= 2 || slots.is_empty() {
-                                env.emit(NetEvent::Failed {
+                                env.events.emit(NetEvent::Failed {
                                     id,
                                     reason: format!("the data does not match {urn}"),
                                 });
@@ -209,7 +209,7 @@ async fn run(
                             }
                         }
                         Err(e) => {
-                            env.emit(NetEvent::Failed { id, reason: format!("checking the file: {e}") });
+                            env.events.emit(NetEvent::Failed { id, reason: format!("checking the file: {e}") });
                             return;
                         }
                     }
@@ -247,7 +247,7 @@ async fn run(
                         peers: st.peers.values().cloned().collect(),
                     }
                 };
-                env.emit(NetEvent::Progress { id, stats });
+                env.events.emit(NetEvent::Progress { id, stats });
             }
         }
     }

@@ -13,8 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use swarmux_net::message::LogLevel;
-use swarmux_net::{Limits, NetEvent, UploadInfo};
+use swarmux_net::{EventSink, Limits, NetEvent, UploadInfo};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -110,7 +109,8 @@ pub struct Env {
     pub seen_ip: Mutex<Option<Ipv4Addr>>,
     shares: RwLock<Arc<ShareIndex>>,
     pub limits: Arc<Limits>,
-    events: mpsc::UnboundedSender<NetEvent>,
+    /// The engine's event channel.
+    pub events: EventSink,
     /// The node loop's channel.
     pub to_main: mpsc::Sender<MainMsg>,
     next_id: AtomicU64,
@@ -121,7 +121,7 @@ pub struct Env {
     /// Upload slots in use.
     pub upload_slots_used: AtomicUsize,
     /// Open sockets (incoming and transfers), to bound them.
-    pub sockets: AtomicUsize,
+    pub sockets: Arc<AtomicUsize>,
     /// Downloads waiting for a pushed servent's GIV, by servent GUID.
     pub push_waiters: Mutex<HashMap<Guid, GivWaiters>>,
     /// Sources learned from hits.
@@ -150,13 +150,13 @@ impl Env {
             seen_ip: Mutex::new(None),
             shares: RwLock::new(Arc::new(ShareIndex::default())),
             limits,
-            events,
+            events: events.into(),
             to_main,
             next_id: AtomicU64::new(1),
             uploads: Mutex::new(HashMap::new()),
             uploaded: AtomicU64::new(0),
             upload_slots_used: AtomicUsize::new(0),
-            sockets: AtomicUsize::new(0),
+            sockets: Arc::default(),
             push_waiters: Mutex::new(HashMap::new()),
             sources: Mutex::new(SourceMemory::default()),
         }
@@ -165,19 +165,6 @@ impl Env {
     /// A new id for a connection or an upload.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Sends an event to the engine.
-    pub fn emit(&self, e: NetEvent) {
-        let _ = self.events.send(e);
-    }
-
-    /// Sends a log line to the engine.
-    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        self.emit(NetEvent::Log {
-            level,
-            message: message.into(),
-        });
     }
 
     /// The current share index.
@@ -232,22 +219,5 @@ impl Env {
             w.remove(&servent);
         }
         tx.send(conn).is_ok()
-    }
-}
-
-/// Counts an open socket until dropped.
-pub struct SocketGuard(Arc<Env>);
-
-impl SocketGuard {
-    /// Counts one more socket.
-    pub fn new(env: Arc<Env>) -> Self {
-        env.sockets.fetch_add(1, Ordering::Relaxed);
-        SocketGuard(env)
-    }
-}
-
-impl Drop for SocketGuard {
-    fn drop(&mut self) {
-        self.0.sockets.fetch_sub(1, Ordering::Relaxed);
     }
 }

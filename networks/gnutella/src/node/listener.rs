@@ -3,7 +3,7 @@
 //! and from a pushed servent's `GIV` line.
 
 use super::conn::{self, Dial};
-use super::env::{Env, SocketGuard};
+use super::env::Env;
 use super::http::Giv;
 use super::upload;
 use crate::proto::handshake::HandshakeConfig;
@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use swarmux_net::message::LogLevel;
+use swarmux_net::CountGuard;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -30,7 +31,7 @@ pub async fn handle(
     cfg: HandshakeConfig,
     id: ConnId,
 ) {
-    let guard = SocketGuard::new(env.clone());
+    let guard = CountGuard::new(&env.sockets);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     while buf.len() < 4 {
@@ -50,13 +51,13 @@ pub async fn handle(
     } else if buf.starts_with(b"GET ") || buf.starts_with(b"HEAD") {
         upload::serve(env, stream, addr, buf).await;
     } else if buf.starts_with(b"GIV ") {
-        let _guard = SocketGuard::new(env.clone());
+        let _guard = CountGuard::new(&env.sockets);
         loop {
             match Giv::parse(&buf) {
                 Ok(Some((giv, used))) => {
                     let rest = buf[used..].to_vec();
                     if !env.deliver_giv(giv.servent, giv.index, (stream, rest)) {
-                        env.log(
+                        env.events.log(
                             LogLevel::Info,
                             format!("unexpected GIV from {addr} for {}", giv.servent.to_hex()),
                         );

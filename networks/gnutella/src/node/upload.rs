@@ -4,7 +4,7 @@
 //! per request, upload slots shared with [`swarmux_net::Limits`], the upload
 //! rate limit, `Server:` on every answer, `X-Alt` with other sources.
 
-use super::env::{lock, Env, SocketGuard};
+use super::env::{lock, Env};
 use super::http::{format_alt, parse_range, parse_request, response_head, Request, Resource};
 use super::shares::Shared;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use swarmux_net::message::LogLevel;
+use swarmux_net::CountGuard;
 use swarmux_net::UploadInfo;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -84,7 +85,7 @@ impl Drop for Slot {
 
 /// Serves requests on `stream` until it closes; `buf` holds bytes already read.
 pub async fn serve(env: Arc<Env>, mut stream: TcpStream, peer: SocketAddr, mut buf: Vec<u8>) {
-    let _guard = SocketGuard::new(env.clone());
+    let _guard = CountGuard::new(&env.sockets);
     let mut slot: Option<Slot> = None;
     let mut chunk = vec![0u8; 4096];
     loop {
@@ -109,7 +110,8 @@ pub async fn serve(env: Arc<Env>, mut stream: TcpStream, peer: SocketAddr, mut b
             Ok(true) if req.keep_alive() => {}
             Ok(_) => return,
             Err(e) => {
-                env.log(LogLevel::Info, format!("upload to {peer} ended: {e}"));
+                env.events
+                    .log(LogLevel::Info, format!("upload to {peer} ended: {e}"));
                 return;
             }
         }
@@ -206,7 +208,7 @@ async fn answer(
     let mut f = match tokio::fs::File::open(&file.path).await {
         Ok(f) => f,
         Err(e) => {
-            env.log(
+            env.events.log(
                 LogLevel::Warn,
                 format!("cannot read shared {}: {e}", file.path.display()),
             );
@@ -259,7 +261,8 @@ pub async fn giv(env: Arc<Env>, to: SocketAddrV4, index: u32) {
         .unwrap_or_default();
     let conn = timeout(Duration::from_secs(10), TcpStream::connect(to)).await;
     let Ok(Ok(mut stream)) = conn else {
-        env.log(LogLevel::Info, format!("push: cannot connect to {to}"));
+        env.events
+            .log(LogLevel::Info, format!("push: cannot connect to {to}"));
         return;
     };
     let line = super::http::Giv {

@@ -6,10 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use swarmux_gnutella::{GnutellaConfig, GnutellaNetwork, Mode};
-use swarmux_net::hashing::hash_reader;
+// Not every test binary uses `pseudo_random`.
+#[allow(unused_imports)]
+pub use swarmux_net::testing::data as pseudo_random;
+use swarmux_net::testing::{search_request, share, Harness};
 use swarmux_net::{
-    parse_query, ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, NetworkContext,
-    SearchHit, SearchRequest, ServerInfo, SharedFile,
+    ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, SearchHit, ServerInfo,
+    SharedFile,
 };
 use tokio::sync::mpsc;
 
@@ -43,30 +46,14 @@ pub async fn start(cfg: GnutellaConfig, limits: Limits) -> Node {
 /// Like [`start`], keeping a handle on the limits to change them later.
 pub async fn start_shared(cfg: GnutellaConfig, limits: Arc<Limits>) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let (etx, mut erx) = mpsc::unbounded_channel();
-    let (ctx_tx, crx) = mpsc::unbounded_channel();
-    let ctx = NetworkContext {
-        events: etx,
-        limits,
-        data_dir: dir.path().to_path_buf(),
-    };
     let net = GnutellaNetwork::new(cfg);
     assert_eq!(net.name(), "gnutella");
-    tokio::spawn(net.run(ctx, crx));
-    let addr = loop {
-        match tokio::time::timeout(Duration::from_secs(5), erx.recv()).await {
-            Ok(Some(NetEvent::Listening { name, addr })) => {
-                assert_eq!(name, "gnutella_tcp");
-                break addr.to_string();
-            }
-            Ok(Some(_)) => {}
-            _ => panic!("no Listening event"),
-        }
-    };
+    let mut h = Harness::start(&net, limits, dir.path());
+    let addr = h.listening(Some("gnutella_tcp")).await;
     Node {
-        cmd: ctx_tx,
-        events: erx,
-        addr,
+        cmd: h.cmd,
+        events: h.events,
+        addr: addr.to_string(),
         dir,
         servers: Vec::new(),
         logs: Vec::new(),
@@ -128,15 +115,7 @@ impl Node {
     }
 
     pub fn search(&self, id: u64, text: &str) {
-        let req = SearchRequest {
-            id,
-            text: text.into(),
-            expr: parse_query(text).unwrap(),
-            min_size: None,
-            max_size: None,
-            kind: None,
-            extension: None,
-        };
+        let req = search_request(id, text);
         self.cmd.send(NetCommand::Search(Arc::new(req))).unwrap();
     }
 }
@@ -145,27 +124,7 @@ impl Node {
 pub fn shared_file(dir: &Path, name: &str, data: &[u8]) -> SharedFile {
     let path = dir.join(name);
     std::fs::write(&path, data).unwrap();
-    let h = hash_reader(std::fs::File::open(&path).unwrap(), |_| true).unwrap();
-    SharedFile {
-        path,
-        name: name.into(),
-        size: h.size,
-        ed2k: h.ed2k,
-        ed2k_parts: h.ed2k_parts,
-        sha1: h.sha1,
-    }
-}
-
-pub fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    share(&path)
 }
 
 /// A download spec for a hit, writing to `dir/name.part`.

@@ -1,25 +1,13 @@
 use super::*;
 use crate::core::layout::{FileEntry, BLOCK_LEN};
 use sha1::{Digest, Sha1};
+use swarmux_net::testing::data;
 
 fn entry(path: &[&str], length: u64) -> FileEntry {
     FileEntry {
         path: path.iter().map(|s| s.to_string()).collect(),
         length,
     }
-}
-
-/// Deterministic pseudo-random bytes.
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn piece_hashes(layout: &Layout, all: &[u8]) -> Vec<[u8; 20]> {
