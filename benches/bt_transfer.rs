@@ -65,29 +65,6 @@ fn run_to_exit(client: &str, mut cmd: Command, timeout: Duration) -> Option<Run>
     })
 }
 
-/// (user+system CPU seconds, peak RSS in KiB) of a running process.
-fn cpu_and_peak_rss(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    ((ticks(11) + ticks(12)) / 100.0, hwm)
-}
-
 /// A swarmux daemon downloading `target` into `dir`; timed from `get` to
 /// complete. CPU and RSS are the daemon's whole life (start-up included).
 fn swarmux_run(client: &str, dir: &Path, target: &str, expect: &Path) -> Option<Run> {

@@ -29,31 +29,6 @@ fn hashing() {
     );
 }
 
-/// (user+system CPU seconds, peak RSS in KiB) of a process.
-fn cpu_and_peak_rss(pid: u64) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the name).
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (cpu, hwm)
-}
-
 fn transfer() {
     let tmp = tempfile::tempdir().unwrap();
     let server = IndexServer::start(&tmp.path().join("server"));
@@ -75,7 +50,7 @@ fn transfer() {
     }
     let c = Node::start(&tmp.path().join("c"), &["--server", &addr]);
     c.wait_ready(0);
-    let pid = c.status()["daemon"]["pid"].as_u64().unwrap();
+    let pid = c.status()["daemon"]["pid"].as_u64().unwrap() as u32;
     let id = wait_for(60, "a search row with 2 sources", || {
         let v = c.json(&["search", "--wait", "3", "bench"]);
         let row = v["rows"].get(0)?.clone();

@@ -192,7 +192,7 @@ mod tests {
             sources: vec![
                 Source::direct("127.0.0.1:6346".parse().unwrap()),
                 Source {
-                    addr: "10.0.0.2:1".parse().unwrap(),
+                    addr: "127.0.0.2:1".parse().unwrap(),
                     push: Some((Guid([0xAB; 16]), 7)),
                     firewalled: true,
                 },

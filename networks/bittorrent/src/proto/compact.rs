@@ -73,7 +73,7 @@ mod tests {
     fn round_trips_v4() {
         let peers = vec![
             "127.0.0.1:6881".parse().unwrap(),
-            "10.1.2.3:65535".parse().unwrap(),
+            "127.1.2.3:65535".parse().unwrap(),
         ];
         let bytes = encode_peers_v4(&peers);
         assert_eq!(&bytes[..6], &[127, 0, 0, 1, 0x1a, 0xe1]);

@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=5-2"), 10), Err(Unsatisfiable));
         assert_eq!(parse_content_range("bytes 5-9/10"), Some((5, 9)));
         assert_eq!(
-            parse_alt("127.0.0.1:5, http://10.0.0.1:6346/uri-res/N2R?x 2020, junk").len(),
+            parse_alt("127.0.0.1:5, http://127.0.0.3:6346/uri-res/N2R?x 2020, junk").len(),
             2
         );
     }
