@@ -22,6 +22,14 @@ fn write_data(dir: &Path, name: &str, size: usize, seed: u64) -> PathBuf {
     path
 }
 
+/// qbittorrent-nox seeding `torrent` from the data already in `dir`.
+fn qb_seed(torrent: &Path, hash: &[u8; 20], dir: &Path) -> QbitNox {
+    let qb = QbitNox::start();
+    qb.add_torrent_file(torrent, dir, true);
+    qb.wait_seeding(hash, Duration::from_secs(60));
+    qb
+}
+
 /// A swarmux daemon whose BitTorrent side listens on 127.0.0.1 (ed2k stays
 /// off the network: no server is given).
 fn node(dir: &Path, extra: &[&str]) -> Node {
@@ -100,9 +108,7 @@ fn swarmux_downloads_from_qbittorrent_over_udp_tracker() {
     let mut tracker = Opentracker::start();
     let (torrent, hash) = make_torrent(&file, &[tracker.udp_announce()]);
     tracker.whitelist(hash);
-    let qb = QbitNox::start();
-    qb.add_torrent_file(&torrent, &tmp.path().join("seed"), true);
-    qb.wait_seeding(&hash, Duration::from_secs(60));
+    let _qb = qb_seed(&torrent, &hash, &tmp.path().join("seed"));
     tracker.wait_peers(&hash, 1, 0, Duration::from_secs(15));
 
     let n = node(&tmp.path().join("swx"), &[]);
@@ -125,9 +131,7 @@ fn magnet_metadata_then_data_from_qbittorrent() {
     let size = 8 * MIB;
     let file = write_data(&tmp.path().join("seed"), "mag-8.bin", size, 43);
     let (torrent, hash) = make_torrent(&file, &[]);
-    let qb = QbitNox::start();
-    qb.add_torrent_file(&torrent, &tmp.path().join("seed"), true);
-    qb.wait_seeding(&hash, Duration::from_secs(60));
+    let qb = qb_seed(&torrent, &hash, &tmp.path().join("seed"));
 
     let n = node(&tmp.path().join("swx"), &[]);
     let link = magnet(&hash, None, &[], &[qb.peer_addr()]);
@@ -204,9 +208,7 @@ fn swarm_of_five() {
     let mut tracker = Opentracker::start();
     let (torrent, hash) = make_torrent(&file, &[tracker.http_announce()]);
     tracker.whitelist(hash);
-    let seed = QbitNox::start();
-    seed.add_torrent_file(&torrent, &tmp.path().join("seed"), true);
-    seed.wait_seeding(&hash, Duration::from_secs(60));
+    let _seed = qb_seed(&torrent, &hash, &tmp.path().join("seed"));
     tracker.wait_peers(&hash, 1, 0, Duration::from_secs(15));
 
     // The swarmux nodes are throttled so the downloads overlap and pieces
@@ -304,9 +306,7 @@ fn hostile_peer_is_banned_and_the_download_completes() {
     let file = write_data(&tmp.path().join("seed"), "hostile.bin", size, 47);
     // 256 KiB pieces: 32 of them.
     let (torrent, hash) = make_torrent_with_piece_size(&file, &[], Some(256));
-    let qb = QbitNox::start();
-    qb.add_torrent_file(&torrent, &tmp.path().join("seed"), true);
-    qb.wait_seeding(&hash, Duration::from_secs(60));
+    let qb = qb_seed(&torrent, &hash, &tmp.path().join("seed"));
     let liar = LyingPeer::start(hash, 32);
     let tracker = StaticTracker::start(&[liar.addr, qb.peer_addr()]);
     let link = magnet(&hash, Some("hostile.bin"), &[tracker.announce_url()], &[]);
@@ -362,9 +362,7 @@ fn kill_9_mid_download_resumes_without_refetching() {
     let file = write_data(&tmp.path().join("seed"), "resume.bin", size, 48);
     // 256 KiB pieces: 128 of them.
     let (torrent, hash) = make_torrent_with_piece_size(&file, &[], Some(256));
-    let qb = QbitNox::start();
-    qb.add_torrent_file(&torrent, &tmp.path().join("seed"), true);
-    qb.wait_seeding(&hash, Duration::from_secs(60));
+    let qb = qb_seed(&torrent, &hash, &tmp.path().join("seed"));
     let tracker = StaticTracker::start(&[qb.peer_addr()]);
     let link = magnet(&hash, Some("resume.bin"), &[tracker.announce_url()], &[]);
 

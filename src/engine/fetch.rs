@@ -3,7 +3,6 @@
 //! of that file.
 
 use super::EngineMsg;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use swarmux_api::{Request, Response};
@@ -43,28 +42,12 @@ pub fn torrent_then_get(
 
 fn fetch(url: &str, dir: &Path) -> Result<PathBuf, String> {
     let url = url.trim();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(FETCH_TIMEOUT))
-        .build()
-        .into();
-    let fail = |e: &dyn std::fmt::Display| format!("cannot fetch {url}: {e}");
-    let mut resp = agent.get(url).call().map_err(|e| fail(&e))?;
-    let mut body = Vec::new();
-    resp.body_mut()
-        .as_reader()
-        .take(MAX_TORRENT_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| fail(&e))?;
-    if body.len() as u64 > MAX_TORRENT_BYTES {
-        return Err(format!(
-            "{url} is larger than {} MiB: not a .torrent file",
-            MAX_TORRENT_BYTES >> 20
-        ));
-    }
+    let body = swarmux_bittorrent::http::get(url, FETCH_TIMEOUT, MAX_TORRENT_BYTES)
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
     if !body.starts_with(b"d") {
         return Err(format!("{url} did not return a .torrent file"));
     }
-    keep_torrent(dir, &body).map_err(|e| fail(&e))
+    keep_torrent(dir, &body).map_err(|e| format!("cannot keep {url}: {e}"))
 }
 
 /// Stores a .torrent in `dir` under the SHA-1 of its bytes and returns the

@@ -495,3 +495,23 @@ fn tiny_terminals_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn long_network_names_keep_their_own_column() {
+    let mut app = app_at(LARGE, '4', "");
+    let snap = &mut app.snapshot;
+    for name in ["bittorrent", "gnutella"] {
+        let mut net = snap.networks[0].clone();
+        net.name = name.into();
+        net.listening = vec![("bt_tcp".into(), "127.0.0.1:6881".into())];
+        snap.networks.push(net);
+    }
+    let s = screen(&app);
+    assert_shows(
+        &s,
+        &[
+            "bittorrent bt_tcp 127.0.0.1:6881",
+            "bittorrent  45.82.80.155:5687",
+        ],
+    );
+}

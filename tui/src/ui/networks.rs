@@ -26,7 +26,19 @@ fn split(app: &App, area: Rect) -> [Rect; 2] {
     Layout::vertical([Constraint::Length(networks), Constraint::Min(0)]).areas(area)
 }
 
+/// The width of the network-name column: the longest name and a space.
+fn name_width(app: &App) -> usize {
+    app.snapshot
+        .networks
+        .iter()
+        .map(|n| n.name.len())
+        .max()
+        .unwrap_or(4)
+        + 1
+}
+
 fn render_networks(app: &App, frame: &mut Frame, area: Rect) {
+    let width = name_width(app);
     let mut lines: Vec<Line> = app
         .snapshot
         .networks
@@ -34,7 +46,7 @@ fn render_networks(app: &App, frame: &mut Frame, area: Rect) {
         .map(|n| {
             let connected = n.servers.iter().filter(|s| s.state == "connected").count();
             let mut spans = vec![Span::styled(
-                format!("{:<8}", n.name),
+                format!("{:<width$}", n.name),
                 Style::new().add_modifier(Modifier::BOLD),
             )];
             if n.listening.is_empty() {
@@ -100,7 +112,7 @@ fn render_servers(app: &App, frame: &mut Frame, area: Rect) {
     let mut widths = Vec::new();
     let mut head = Vec::new();
     if several {
-        widths.push(Constraint::Length(8));
+        widths.push(Constraint::Length(name_width(app) as u16));
         head.push("network");
     }
     widths.extend([

@@ -7,7 +7,6 @@ use crate::proto::magnet::parse_info_hash;
 use crate::proto::url::percent_encode;
 use crate::proto::Magnet;
 use crate::session::TorznabIndexer;
-use std::io::Read;
 use std::time::Duration;
 use swarmux_net::{ContentHash, SearchHit, SearchRequest};
 
@@ -41,7 +40,8 @@ pub fn search_url(indexer: &TorznabIndexer, req: &SearchRequest) -> String {
 /// Asks `indexer` for `req` and returns its hits (blocking: at most
 /// [`INDEXER_TIMEOUT`]). The error is a sentence for the log.
 pub fn search(indexer: &TorznabIndexer, req: &SearchRequest) -> Result<Vec<SearchHit>, String> {
-    let body = fetch(&search_url(indexer, req)).map_err(|e| redacted(e, &indexer.api_key))?;
+    let body = crate::http::get(&search_url(indexer, req), INDEXER_TIMEOUT, MAX_BODY)
+        .map_err(|e| redacted(e, &indexer.api_key))?;
     let text = String::from_utf8_lossy(&body);
     let items = parse_feed(&text).map_err(|e| e.to_string())?;
     Ok(hits(req, &items))
@@ -55,25 +55,6 @@ fn redacted(message: String, api_key: &str) -> String {
     message
         .replace(&percent_encode(api_key.as_bytes()), "***")
         .replace(api_key, "***")
-}
-
-/// GETs `url` with a timeout and a size cap; a non-2xx status is an error.
-fn fetch(url: &str) -> Result<Vec<u8>, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(INDEXER_TIMEOUT))
-        .build()
-        .into();
-    let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
-    let mut body = Vec::new();
-    resp.body_mut()
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(format!("answer larger than {} MiB", MAX_BODY >> 20));
-    }
-    Ok(body)
 }
 
 /// The items that have a size and an info-hash and pass `req`, as hits

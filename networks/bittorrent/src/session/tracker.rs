@@ -9,7 +9,6 @@ use super::env::Env;
 use crate::proto::tracker::{AnnounceReply, MAX_TRACKER_RESPONSE};
 use crate::proto::{tracker_http, tracker_udp, Announce, Event, TrackerScheme, TrackerUrl};
 use rand::Rng;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -236,28 +235,15 @@ pub(crate) async fn announce_one(url: &str, a: &Announce) -> Result<AnnounceRepl
     match parsed.scheme {
         TrackerScheme::Http | TrackerScheme::Https => {
             let full = tracker_http::announce_url(url, a);
-            let body = tokio::task::spawn_blocking(move || http_get(&full))
-                .await
-                .map_err(|e| e.to_string())??;
+            let body = tokio::task::spawn_blocking(move || {
+                crate::http::get(&full, HTTP_TIMEOUT, MAX_TRACKER_RESPONSE as u64)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
             tracker_http::parse_announce_reply(&body).map_err(|e| e.to_string())
         }
         TrackerScheme::Udp => udp_announce(&parsed, a).await,
     }
-}
-
-fn http_get(url: &str) -> Result<Vec<u8>, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(HTTP_TIMEOUT))
-        .build()
-        .into();
-    let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
-    let mut body = Vec::new();
-    resp.body_mut()
-        .as_reader()
-        .take(MAX_TRACKER_RESPONSE as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
-    Ok(body)
 }
 
 async fn udp_announce(t: &TrackerUrl, a: &Announce) -> Result<AnnounceReply, String> {
