@@ -4,7 +4,9 @@
 //! Prints each client's seconds, MB/s, CPU seconds and peak RSS, and the
 //! ratio of swarmux to each. Needs qbittorrent-nox, aria2c and
 //! transmission-create (Debian) and `rqbit` (`cargo install rqbit`); a missing
-//! client is reported and left out. `SWARMUX_BENCH_MIB` changes the size.
+//! client is reported and left out. `SWARMUX_BENCH_MIB` changes the size;
+//! `SWARMUX_BENCH_CLIENTS=swarmux,rqbit` runs only the clients named
+//! (`swarmux`, `aria2c`, `rqbit`, `self` for swarmux to swarmux).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -23,7 +25,9 @@ struct Run {
     rss_kib: u64,
 }
 
-/// Runs `cmd` to its exit; its wall time, CPU seconds and peak RSS (from wait4).
+/// Runs `cmd` to its exit; its wall time, CPU seconds (from wait4) and peak
+/// RSS (the last `VmHWM` read before it exits: wait4's `ru_maxrss` would
+/// count this process's own memory, which the child inherits at fork).
 fn run_to_exit(client: &str, mut cmd: Command, timeout: Duration) -> Option<Run> {
     let start = Instant::now();
     let child = match cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
@@ -37,7 +41,9 @@ fn run_to_exit(client: &str, mut cmd: Command, timeout: Duration) -> Option<Run>
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut rss_kib = 0;
     loop {
+        rss_kib = rss_kib.max(cpu_and_peak_rss(pid as u32).1);
         // SAFETY: waits for our own child, with valid pointers.
         let rc = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if rc == pid {
@@ -61,7 +67,7 @@ fn run_to_exit(client: &str, mut cmd: Command, timeout: Duration) -> Option<Run>
         client: client.into(),
         secs,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        rss_kib: usage.ru_maxrss as u64,
+        rss_kib,
     })
 }
 
@@ -86,8 +92,25 @@ fn swarmux_run(client: &str, dir: &Path, target: &str, expect: &Path) -> Option<
     })
 }
 
+/// Writes `mib` MiB of pseudo-random data, one MiB at a time (so that this
+/// process stays small).
+fn write_data_file(path: &Path, mib: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..mib {
+        f.write_all(&data(1 << 20, 77 + i as u64)).unwrap();
+    }
+    f.flush().unwrap();
+}
+
 fn check_same(a: &Path, b: &Path) {
     assert_same_file(a, b);
+}
+
+/// Whether `client` is to be run (`SWARMUX_BENCH_CLIENTS`, default all).
+fn wanted(client: &str) -> bool {
+    std::env::var("SWARMUX_BENCH_CLIENTS")
+        .map_or(true, |v| v.split(',').any(|c| c.trim() == client))
 }
 
 fn which(p: &str) -> Option<PathBuf> {
@@ -117,7 +140,7 @@ fn main() {
     let seed_dir = tmp.path().join("seed");
     std::fs::create_dir_all(&seed_dir).unwrap();
     let file = seed_dir.join("bench.bin");
-    std::fs::write(&file, data(size, 77)).unwrap();
+    write_data_file(&file, mib);
 
     let qb = QbitNox::start();
     let tracker = StaticTracker::start(&[qb.peer_addr()]);
@@ -130,83 +153,73 @@ fn main() {
         qb.peer_addr()
     );
 
+    let rounds: usize = std::env::var("SWARMUX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let mut runs = Vec::new();
-    runs.extend(swarmux_run("swarmux", &tmp.path().join("swx"), &t, &file));
-    if which("aria2c").is_some() {
-        let out = tmp.path().join("aria2");
-        let mut cmd = Command::new("aria2c");
-        cmd.args([
-            "--enable-dht=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--seed-time=0",
-            "--file-allocation=none",
-            "--bt-require-crypto=false",
-            "--bt-min-crypto-level=plain",
-            "--interface=127.0.0.1",
-            "--disable-ipv6=true",
-            "--summary-interval=0",
-            "--no-conf=true",
-        ])
-        .arg(format!("--dir={}", out.display()))
-        .arg(format!("--listen-port={}", free_port()))
-        .arg("-T")
-        .arg(&torrent);
-        if let Some(r) = run_to_exit("aria2c", cmd, Duration::from_secs(600)) {
-            check_same(&file, &out.join("bench.bin"));
-            runs.push(r);
+    for round in 0..rounds {
+        let dir = tmp.path().join(format!("round{round}"));
+        if wanted("swarmux") {
+            runs.extend(swarmux_run("swarmux", &dir.join("swx"), &t, &file));
         }
-    } else {
-        println!("aria2c: not installed; left out");
-    }
-    match which("rqbit") {
-        Some(rqbit) => {
-            let out = tmp.path().join("rqbit");
-            let mut cmd = Command::new(rqbit);
-            cmd.env("HOME", tmp.path())
-                .args([
-                    "--disable-dht",
-                    "--disable-dht-persistence",
-                    "--disable-upnp-port-forward",
-                    "--disable-lsd",
-                    "--ipv4-only",
-                    "--listen-ip",
-                    "127.0.0.1",
-                    "download",
-                    "--exit-on-finish",
-                    "--disable-http-api",
-                    "-o",
-                ])
-                .arg(&out)
-                .arg(&torrent);
-            if let Some(r) = run_to_exit("rqbit", cmd, Duration::from_secs(600)) {
-                check_same(&file, &out.join("bench.bin"));
-                runs.push(r);
-            }
+        if wanted("aria2c") {
+            runs.extend(aria2c_run(&dir.join("aria2"), &torrent, &file));
         }
-        None => println!("rqbit: not installed (cargo install rqbit); left out"),
+        if wanted("rqbit") {
+            runs.extend(rqbit_run(&dir.join("rqbit"), &torrent, &file));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
     drop(qb);
+    if wanted("self") {
+        runs.extend(swarmux_to_swarmux(tmp.path(), &t, &hash, &file));
+    }
 
-    // swarmux to swarmux: the client's own ceiling.
-    let seed = Node::start(&tmp.path().join("swx-seed"), &["--bt-bind", "127.0.0.1"]);
+    print_table(&runs, size);
+}
+
+/// swarmux to swarmux: the client's own ceiling.
+fn swarmux_to_swarmux(tmp: &Path, t: &str, hash: &[u8; 20], file: &Path) -> Option<Run> {
+    let seed = Node::start(&tmp.join("swx-seed"), &["--bt-bind", "127.0.0.1"]);
     let downloads = seed.proc.dir.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
-    std::fs::hard_link(&file, downloads.join("bench.bin")).unwrap();
+    std::fs::hard_link(file, downloads.join("bench.bin")).unwrap();
     let seed_addr = format!("127.0.0.1:{}", port_of(&seed.proc.dir, "bt_tcp"));
-    assert!(seed.cli(&["get", &t]).status.success());
+    assert!(seed.cli(&["get", t]).status.success());
     wait_for(600, "the swarmux seed to check its data", || {
         let s = seed.try_json(&["status"])?;
         (!s["seeding"].as_array()?.is_empty()).then_some(())
     });
-    let link = magnet(&hash, Some("bench.bin"), &[], &[seed_addr.parse().unwrap()]);
-    runs.extend(swarmux_run(
-        "swarmux <- swarmux",
-        &tmp.path().join("swx2"),
-        &link,
-        &file,
-    ));
+    let link = magnet(hash, Some("bench.bin"), &[], &[seed_addr.parse().unwrap()]);
+    swarmux_run("swarmux <- swarmux", &tmp.join("swx2"), &link, file)
+}
 
+/// Each client's median run (by seconds) of `runs`, in first-seen order.
+fn medians(runs: &[Run]) -> Vec<&Run> {
+    let mut clients: Vec<&str> = Vec::new();
+    for r in runs {
+        if !clients.contains(&r.client.as_str()) {
+            clients.push(&r.client);
+        }
+    }
+    clients
+        .into_iter()
+        .map(|c| {
+            let mut mine: Vec<&Run> = runs.iter().filter(|r| r.client == c).collect();
+            mine.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+            mine[mine.len() / 2]
+        })
+        .collect()
+}
+
+fn print_table(all: &[Run], size: usize) {
+    println!("every run:");
+    for r in all {
+        println!("  {:<20} {:>8.2} s", r.client, r.secs);
+    }
+    let runs = medians(all);
+    println!("median of each client:");
     println!(
         "{:<20} {:>8} {:>9} {:>8} {:>10}",
         "client", "seconds", "MB/s", "CPU s", "peak RSS"
@@ -226,4 +239,61 @@ fn main() {
             println!("swarmux vs {}: {:.2}x the speed", r.client, r.secs / s.secs);
         }
     }
+}
+
+/// aria2c downloading `torrent` into `out`.
+fn aria2c_run(out: &Path, torrent: &Path, file: &Path) -> Option<Run> {
+    if which("aria2c").is_none() {
+        println!("aria2c: not installed; left out");
+        return None;
+    }
+    let mut cmd = Command::new("aria2c");
+    cmd.args([
+        "--enable-dht=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--seed-time=0",
+        "--file-allocation=none",
+        "--bt-require-crypto=false",
+        "--bt-min-crypto-level=plain",
+        "--interface=127.0.0.1",
+        "--disable-ipv6=true",
+        "--summary-interval=0",
+        "--no-conf=true",
+    ])
+    .arg(format!("--dir={}", out.display()))
+    .arg(format!("--listen-port={}", free_port()))
+    .arg("-T")
+    .arg(torrent);
+    let r = run_to_exit("aria2c", cmd, Duration::from_secs(600))?;
+    check_same(file, &out.join("bench.bin"));
+    Some(r)
+}
+
+/// rqbit downloading `torrent` into `out`.
+fn rqbit_run(out: &Path, torrent: &Path, file: &Path) -> Option<Run> {
+    let Some(rqbit) = which("rqbit") else {
+        println!("rqbit: not installed (cargo install rqbit); left out");
+        return None;
+    };
+    let mut cmd = Command::new(rqbit);
+    cmd.env("HOME", out.parent()?)
+        .args([
+            "--disable-dht",
+            "--disable-dht-persistence",
+            "--disable-upnp-port-forward",
+            "--disable-lsd",
+            "--ipv4-only",
+            "--listen-ip",
+            "127.0.0.1",
+            "download",
+            "--exit-on-finish",
+            "--disable-http-api",
+            "-o",
+        ])
+        .arg(out)
+        .arg(torrent);
+    let r = run_to_exit("rqbit", cmd, Duration::from_secs(600))?;
+    check_same(file, &out.join("bench.bin"));
+    Some(r)
 }

@@ -240,6 +240,6 @@ async fn get(client: &mut Client, json: bool, target: String, wait: bool) -> any
             last_report = Instant::now();
             eprintln!("{}", format::download(&d));
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

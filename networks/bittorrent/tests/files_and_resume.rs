@@ -22,11 +22,12 @@ async fn skipped_file_is_not_downloaded() {
     for (i, (name, len)) in files.iter().enumerate() {
         std::fs::write(root.join(name), pseudo_random(*len, i as u32 + 10)).unwrap();
     }
-    let seed = start_node(&dir.path().join("seed-data"), None).await;
+    let mut seed = start_node(&dir.path().join("seed-data"), None).await;
     let tracker = http_tracker(vec![([127, 0, 0, 1], seed.port).into()]).await;
     let (torrent, mi) = make_torrent(&root, 64 << 10, &[&tracker]);
     let link = torrent.display().to_string();
     seed.send(NetCommand::Seed(spec(1, &mi, link.clone(), &root)));
+    until_seeding(&mut seed.events, 1).await;
 
     let mut leech = start_node_limited(&dir.path().join("leech"), None, 4 << 20).await;
     let temp = dir.path().join("leech/temp/7.part");
@@ -124,7 +125,7 @@ async fn resume_fetches_only_missing_pieces() {
     let src = dir.path().join("seed/file.bin");
     std::fs::create_dir_all(src.parent().unwrap()).unwrap();
     std::fs::write(&src, &data).unwrap();
-    let seed = start_node(&dir.path().join("seed-data"), None).await;
+    let mut seed = start_node(&dir.path().join("seed-data"), None).await;
     let (torrent, mi) = make_torrent(&src, 64 << 10, &[]);
     let n = mi.info.num_pieces();
     seed.send(NetCommand::Seed(spec(
@@ -133,6 +134,7 @@ async fn resume_fetches_only_missing_pieces() {
         torrent.display().to_string(),
         &src,
     )));
+    until_seeding(&mut seed.events, 1).await;
 
     let temp = dir.path().join("leech/temp/9.part");
     std::fs::create_dir_all(temp.parent().unwrap()).unwrap();

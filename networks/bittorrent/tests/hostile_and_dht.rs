@@ -82,7 +82,7 @@ async fn bad_data_peer_is_banned_and_download_completes() {
     let src = dir.path().join("seed/data.bin");
     std::fs::create_dir_all(src.parent().unwrap()).unwrap();
     std::fs::write(&src, &data).unwrap();
-    let seed = start_node(&dir.path().join("seed-data"), None).await;
+    let mut seed = start_node(&dir.path().join("seed-data"), None).await;
     let (torrent, mi) = make_torrent(&src, 64 << 10, &[]);
     seed.send(NetCommand::Seed(spec(
         1,
@@ -90,6 +90,7 @@ async fn bad_data_peer_is_banned_and_download_completes() {
         torrent.display().to_string(),
         &src,
     )));
+    until_seeding(&mut seed.events, 1).await;
     let (hport, accepted) = hostile_peer(&mi).await;
 
     let mut leech = start_node(&dir.path().join("leech"), None).await;
@@ -129,7 +130,7 @@ async fn trackerless_magnet_resolves_through_dht() {
     std::fs::write(&src, &data).unwrap();
     let a = start_node(&dir.path().join("a"), Some(vec![])).await;
     let a_dht = a.dht.expect("dht").to_string();
-    let b = start_node(&dir.path().join("b"), Some(vec![a_dht.clone()])).await;
+    let mut b = start_node(&dir.path().join("b"), Some(vec![a_dht.clone()])).await;
     let b_dht = b.dht.expect("dht").to_string();
     let mut c = start_node(&dir.path().join("c"), Some(vec![a_dht, b_dht])).await;
     let (torrent, mi) = make_torrent(&src, 64 << 10, &[]);
@@ -139,6 +140,7 @@ async fn trackerless_magnet_resolves_through_dht() {
         torrent.display().to_string(),
         &src,
     )));
+    until_seeding(&mut b.events, 1).await;
 
     let temp = dir.path().join("c/temp/2.part");
     std::fs::create_dir_all(temp.parent().unwrap()).unwrap();

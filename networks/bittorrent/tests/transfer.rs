@@ -30,6 +30,7 @@ async fn seed_to_leech_by_magnet_and_by_torrent_file() {
         torrent.display().to_string(),
         &src,
     )));
+    until_seeding(&mut seed.events, 1).await;
 
     for (round, link) in [magnet(&mi, &[seed.port]), torrent.display().to_string()]
         .into_iter()

@@ -141,6 +141,8 @@ fn run(
                 };
                 match ok {
                     Ok(true) => {
+                        // Best effort: a failure here shows again at sync.
+                        let _ = storage.start_writeback(piece);
                         let mut senders = p.senders;
                         senders.sort_unstable();
                         senders.dedup();

@@ -100,6 +100,17 @@ pub fn magnet(mi: &Metainfo, peers: &[u16]) -> String {
     m
 }
 
+/// Waits until `id` shows in the seeding list: its data is checked and the
+/// listener takes connections for it (a peer dialing earlier is refused
+/// and retried only a minute later).
+pub async fn until_seeding(rx: &mut mpsc::UnboundedReceiver<NetEvent>, id: u64) {
+    wait_for(rx, 30, |ev| match ev {
+        NetEvent::Seeding(list) if list.iter().any(|s| s.id == id) => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
 /// Collects events until `Completed{id}`; returns them.
 pub async fn until_completed(
     rx: &mut mpsc::UnboundedReceiver<NetEvent>,
