@@ -96,6 +96,12 @@ fn swarmux_downloads_from_transmission_over_http_tracker() {
         "64 MiB from transmission in {secs:.1}s ({:.1} MiB/s)",
         64.0 / secs
     );
+    // The scrape after our `completed` announce counts our download.
+    let row = wait_for(30, "the tracker row to count one download", || {
+        let s = n.status()["networks"].to_string();
+        s.contains("1 download,").then_some(s)
+    });
+    assert!(row.contains(" seed"), "{row}");
 }
 
 /// Acceptance 1b: the UDP tracker URL, qbittorrent-nox as the seed.
@@ -117,9 +123,13 @@ fn swarmux_downloads_from_qbittorrent_over_udp_tracker() {
     let secs = t.elapsed().as_secs_f64();
     assert_same_file(&file, &n.proc.dir.join("downloads").join("qb-64.bin"));
     println!("64 MiB from qBittorrent via UDP tracker in {secs:.1}s");
-    // The tracker row in the Networks pane says the UDP tracker answered.
-    let servers = n.status()["networks"].to_string();
-    assert!(servers.contains("udp://127.0.0.1"), "{servers}");
+    // The tracker row in the Networks pane says the UDP tracker answered,
+    // with the counts of its scrape (opentracker counts `completed` events).
+    let row = wait_for(30, "the UDP tracker row to count one download", || {
+        let s = n.status()["networks"].to_string();
+        (s.contains("udp://127.0.0.1") && s.contains("1 download,")).then_some(s)
+    });
+    assert!(row.contains("seed"), "{row}");
 }
 
 /// Acceptance 2: a magnet without metadata; swarmux fetches the info

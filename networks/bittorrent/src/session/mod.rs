@@ -22,5 +22,6 @@ pub(crate) mod shared;
 pub(crate) mod status;
 pub(crate) mod torrent;
 pub(crate) mod tracker;
+pub(crate) mod tracker_io;
 
 pub use config::{BtConfig, DhtSettings, TorznabIndexer};

@@ -1,29 +1,32 @@
-//! The announcer of one torrent: HTTP(S) (BEP 3, through `ureq` on the
-//! blocking pool, which also gives HTTPS) and UDP (BEP 15, on a tokio
-//! socket) trackers, tried by tier (BEP 12: in order, the one that answers
-//! moves to the front of its tier), re-announced on the tracker's interval
-//! (never sooner than its `min interval`, nor than 30 s), with `started`,
-//! `completed` and a best-effort `stopped` event.
+//! The announcer of one torrent: HTTP(S) (BEP 3) and UDP (BEP 15)
+//! trackers, tried by tier (BEP 12: in order, the one that answers moves to
+//! the front of its tier), re-announced on the tracker's interval (never
+//! sooner than its `min interval`, nor than 30 s), with `started`,
+//! `completed` and a best-effort `stopped` event. The tracker that answers
+//! is also scraped (BEP 48 / BEP 15) after `started` and `completed` and at
+//! most every 15 minutes otherwise, for the seed, leecher and download
+//! counts its row shows.
 
 use super::env::Env;
-use crate::proto::tracker::{AnnounceReply, MAX_TRACKER_RESPONSE};
-use crate::proto::{tracker_http, tracker_udp, Announce, Event, TrackerScheme, TrackerUrl};
+use super::tracker_io::{announce_one, scrape_one};
+use crate::proto::tracker::AnnounceReply;
+use crate::proto::{Announce, Event, ScrapeStats};
 use rand::Rng;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use swarmux_net::ServerInfo;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, timeout, Instant};
 
 /// Shortest re-announce interval.
 const MIN_INTERVAL: u32 = 30;
-/// How long one HTTP announce may take.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-/// UDP attempts per announce (BEP 15's 15 s, then 30 s).
-const UDP_ATTEMPTS: u32 = 2;
+/// Time between two scrapes of one tracker.
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// How long a scrape may hold up the announcer.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the `stopped` announce may take.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -59,6 +62,8 @@ struct Announcer {
     key: u32,
     tracker_id: Option<String>,
     rows: Vec<ServerInfo>,
+    /// Per tracker URL: when it was last scraped, and what it said.
+    scrapes: HashMap<String, (Instant, Option<ScrapeStats>)>,
 }
 
 /// Starts the announcer; `report` receives its events.
@@ -94,6 +99,7 @@ pub(crate) fn spawn(
         key: rng.gen(),
         tracker_id: None,
         rows,
+        scrapes: HashMap::new(),
     };
     tokio::spawn(a.run(rx, report));
     tx
@@ -173,13 +179,18 @@ impl Announcer {
             for i in 0..self.tiers[t].len() {
                 let url = self.tiers[t][i].clone();
                 let result = announce_one(&url, &a).await;
+                let scrape = match (&result, event) {
+                    (Ok(_), e) if e != Event::Stopped => self.scrape(&url, e).await,
+                    _ => None,
+                };
                 let row = self.rows.iter_mut().find(|r| r.addr == url);
                 match result {
                     Ok(reply) => {
                         if let Some(row) = row {
                             row.state = "ok".into();
-                            row.users = reply.seeders.unwrap_or(0) + reply.leechers.unwrap_or(0);
-                            row.message = describe(&reply, event);
+                            let (seeds, leechers) = counts(&reply, scrape.as_ref());
+                            row.users = seeds.unwrap_or(0) + leechers.unwrap_or(0);
+                            row.message = describe(&reply, scrape.as_ref(), event);
                         }
                         if reply.tracker_id.is_some() {
                             self.tracker_id = reply.tracker_id.clone();
@@ -202,15 +213,51 @@ impl Announcer {
     }
 }
 
-/// "3 seeds, 1 leecher, next announce in 29 min".
-fn describe(r: &AnnounceReply, event: Event) -> String {
+impl Announcer {
+    /// The tracker's last scrape, renewed after an event (`started`,
+    /// `completed`: the counts change) or when older than [`SCRAPE_INTERVAL`];
+    /// a failed scrape only leaves the counts out.
+    async fn scrape(&mut self, url: &str, event: Event) -> Option<ScrapeStats> {
+        if let Some((at, stats)) = self.scrapes.get(url) {
+            if event == Event::None && at.elapsed() < SCRAPE_INTERVAL {
+                return *stats;
+            }
+        }
+        let stats = match timeout(SCRAPE_TIMEOUT, scrape_one(url, self.info_hash)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(%url, "scrape: {e}");
+                None
+            }
+            Err(_) => None,
+        };
+        self.scrapes
+            .insert(url.to_string(), (Instant::now(), stats));
+        stats
+    }
+}
+
+/// Seeds and leechers: the announce's counts, else the scrape's.
+fn counts(r: &AnnounceReply, scrape: Option<&ScrapeStats>) -> (Option<u32>, Option<u32>) {
+    (
+        r.seeders.or(scrape.map(|s| s.complete)),
+        r.leechers.or(scrape.map(|s| s.incomplete)),
+    )
+}
+
+/// "3 seeds, 1 leecher, 12 downloads, next announce in 29 min".
+fn describe(r: &AnnounceReply, scrape: Option<&ScrapeStats>, event: Event) -> String {
     let plural = |n: u32, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     let mut parts = Vec::new();
-    if let Some(s) = r.seeders {
+    let (seeds, leechers) = counts(r, scrape);
+    if let Some(s) = seeds {
         parts.push(plural(s, "seed"));
     }
-    if let Some(l) = r.leechers {
+    if let Some(l) = leechers {
         parts.push(plural(l, "leecher"));
+    }
+    if let Some(s) = scrape {
+        parts.push(plural(s.downloaded, "download"));
     }
     if event != Event::Stopped {
         let secs = r
@@ -229,90 +276,29 @@ fn describe(r: &AnnounceReply, event: Event) -> String {
     parts.join(", ")
 }
 
-/// One announce to one tracker.
-pub(crate) async fn announce_one(url: &str, a: &Announce) -> Result<AnnounceReply, String> {
-    let parsed = TrackerUrl::parse(url).map_err(|e| e.to_string())?;
-    match parsed.scheme {
-        TrackerScheme::Http | TrackerScheme::Https => {
-            let full = tracker_http::announce_url(url, a);
-            let body = tokio::task::spawn_blocking(move || {
-                crate::http::get(&full, HTTP_TIMEOUT, MAX_TRACKER_RESPONSE as u64)
-            })
-            .await
-            .map_err(|e| e.to_string())??;
-            tracker_http::parse_announce_reply(&body).map_err(|e| e.to_string())
-        }
-        TrackerScheme::Udp => udp_announce(&parsed, a).await,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn udp_announce(t: &TrackerUrl, a: &Announce) -> Result<AnnounceReply, String> {
-    let addr = tokio::net::lookup_host((t.host.as_str(), t.port))
-        .await
-        .map_err(|e| format!("cannot resolve {}: {e}", t.host))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {}", t.host))?;
-    let bind: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
-    sock.connect(addr).await.map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut last = String::from("no reply");
-    for attempt in 0..UDP_ATTEMPTS {
-        let wait = tracker_udp::retry_timeout(attempt);
-        let tid: u32 = rand::random();
-        if sock.send(&tracker_udp::connect_request(tid)).await.is_err() {
-            continue;
-        }
-        let conn = match timeout(
-            wait,
-            recv_reply(&sock, &mut buf, |b| {
-                tracker_udp::parse_connect_reply(b, tid)
-            }),
-        )
-        .await
-        {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => continue,
+    #[test]
+    fn row_text_takes_counts_from_the_announce_then_the_scrape() {
+        let reply = AnnounceReply {
+            interval: 1800,
+            seeders: Some(3),
+            ..Default::default()
         };
-        let tid: u32 = rand::random();
-        if sock
-            .send(&tracker_udp::announce_request(conn, tid, a))
-            .await
-            .is_err()
-        {
-            continue;
-        }
-        match timeout(
-            wait,
-            recv_reply(&sock, &mut buf, |b| {
-                tracker_udp::parse_announce_reply(b, tid)
-            }),
-        )
-        .await
-        {
-            Ok(r) => return r,
-            Err(_) => last = "no reply".into(),
-        }
-    }
-    Err(last)
-}
-
-/// Waits for a datagram `parse` accepts (stray ones for other transactions are skipped).
-async fn recv_reply<T>(
-    sock: &UdpSocket,
-    buf: &mut [u8],
-    parse: impl Fn(&[u8]) -> Result<T, crate::proto::TrackerError>,
-) -> Result<T, String> {
-    loop {
-        let n = sock.recv(buf).await.map_err(|e| e.to_string())?;
-        match parse(&buf[..n]) {
-            Err(crate::proto::TrackerError::TransactionMismatch) => continue,
-            other => return other.map_err(|e| e.to_string()),
-        }
+        let scrape = ScrapeStats {
+            complete: 9,
+            downloaded: 12,
+            incomplete: 1,
+        };
+        assert_eq!(
+            describe(&reply, Some(&scrape), Event::Completed),
+            "3 seeds, 1 leecher, 12 downloads, next announce in 30 min"
+        );
+        assert_eq!(
+            describe(&reply, None, Event::None),
+            "3 seeds, next announce in 30 min"
+        );
     }
 }

@@ -538,7 +538,10 @@ impl Node {
             self.dirty = false;
             self.emit_servers();
         }
-        let uploads: Vec<UploadInfo> = lock(&self.env.uploads).values().cloned().collect();
+        let uploads: Vec<UploadInfo> = lock(&self.env.uploads)
+            .values()
+            .map(|u| u.row(now))
+            .collect();
         if uploads != self.last_uploads {
             self.env.events.emit(NetEvent::Uploads(uploads.clone()));
             self.last_uploads = uploads;

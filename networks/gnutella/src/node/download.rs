@@ -5,6 +5,7 @@
 use super::env::{lock, Env, MainMsg};
 use super::fetch::{fetch, Outcome};
 use super::parts::PartTable;
+use super::rate::RateMeter;
 use crate::magnet::{Magnet, Source};
 use crate::proto::huge::Sha1Urn;
 use sha1::{Digest, Sha1};
@@ -35,6 +36,10 @@ pub struct DlState {
     pub new_done: Vec<usize>,
     pub peers: HashMap<String, PeerInfo>,
     pub received: u64,
+    /// The download's receive rate.
+    pub meter: RateMeter,
+    /// Each source's receive rate, by the same key as `peers`.
+    pub peer_meters: HashMap<String, RateMeter>,
     /// Sources learned from `X-Alt` answers.
     pub alt: Vec<Source>,
     /// Sources that supplied data (blamed if the file does not verify).
@@ -71,10 +76,35 @@ impl DlCtx {
 
     /// Counts bytes received from a source.
     pub fn received(&self, key: &str, n: u64) {
+        let now = std::time::Instant::now();
         let mut st = lock(&self.state);
         st.received += n;
+        st.meter.record(n, now);
+        st.peer_meters
+            .entry(key.to_string())
+            .or_default()
+            .record(n, now);
         if let Some(p) = st.peers.get_mut(key) {
             p.received += n;
+        }
+    }
+
+    /// The download's statistics as of `now` (rates over the last seconds).
+    fn stats(&self, now: std::time::Instant) -> DownloadStats {
+        let st = lock(&self.state);
+        let peers = st
+            .peers
+            .values()
+            .map(|p| PeerInfo {
+                rate: st.peer_meters.get(&p.addr).map_or(0, |m| m.rate(now)),
+                ..p.clone()
+            })
+            .collect();
+        DownloadStats {
+            received: st.received,
+            rate: st.meter.rate(now),
+            peers,
+            ..Default::default()
         }
     }
 }
@@ -150,7 +180,6 @@ async fn run(
     });
     let mut workers: JoinSet<(usize, Outcome)> = JoinSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut last_received = 0u64;
     let mut next_query = Instant::now() + REQUERY;
     let mut corrupt_rounds = 0;
     loop {
@@ -230,22 +259,15 @@ async fn run(
                     next_query = now + REQUERY;
                     let _ = env.to_main.try_send(MainMsg::UrnQuery(urn));
                 }
-                let stats = {
-                    let st = lock(&dl.state);
-                    let rate = st.received - last_received;
-                    last_received = st.received;
-                    DownloadStats {
-                        received: st.received,
-                        rate,
-                        sources: slots.len() as u32,
-                        active_sources: active as u32,
-                        note: if slots.is_empty() {
-                            "no source yet: searching".into()
-                        } else {
-                            String::new()
-                        },
-                        peers: st.peers.values().cloned().collect(),
-                    }
+                let stats = DownloadStats {
+                    sources: slots.len() as u32,
+                    active_sources: active as u32,
+                    note: if slots.is_empty() {
+                        "no source yet: searching".into()
+                    } else {
+                        String::new()
+                    },
+                    ..dl.stats(now.into_std())
                 };
                 env.events.emit(NetEvent::Progress { id, stats });
             }

@@ -1,6 +1,7 @@
 //! State shared by the node loop, the neighbour connections, the transfers
 //! and the downloads, and the messages they send the node loop.
 
+use super::rate::RateMeter;
 use super::shares::ShareIndex;
 use crate::magnet::Source;
 use crate::proto::descriptor::{Guid, Header};
@@ -9,7 +10,7 @@ use crate::proto::huge::Sha1Urn;
 use crate::proto::message::Message;
 use crate::proto::reader::DecodeError;
 use crate::proto::routing::ConnId;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -115,7 +116,7 @@ pub struct Env {
     pub to_main: mpsc::Sender<MainMsg>,
     next_id: AtomicU64,
     /// Running uploads by id.
-    pub uploads: Mutex<HashMap<u64, UploadInfo>>,
+    pub uploads: Mutex<BTreeMap<u64, Upload>>,
     /// Payload bytes uploaded in this run.
     pub uploaded: AtomicU64,
     /// Upload slots in use.
@@ -126,6 +127,30 @@ pub struct Env {
     pub push_waiters: Mutex<HashMap<Guid, GivWaiters>>,
     /// Sources learned from hits.
     pub sources: Mutex<SourceMemory>,
+}
+
+/// One running upload: its Uploads-pane row and its send rate.
+#[derive(Debug, Default)]
+pub struct Upload {
+    /// The row, its `rate` filled in by [`Upload::row`].
+    pub info: UploadInfo,
+    pub meter: RateMeter,
+}
+
+impl Upload {
+    /// Counts `n` bytes sent at `now`.
+    pub fn sent(&mut self, n: u64, now: std::time::Instant) {
+        self.info.sent += n;
+        self.meter.record(n, now);
+    }
+
+    /// The Uploads-pane row as of `now`.
+    pub fn row(&self, now: std::time::Instant) -> UploadInfo {
+        UploadInfo {
+            rate: self.meter.rate(now),
+            ..self.info.clone()
+        }
+    }
 }
 
 /// Locks a mutex, going on with the data of a poisoned one.
@@ -153,7 +178,7 @@ impl Env {
             events: events.into(),
             to_main,
             next_id: AtomicU64::new(1),
-            uploads: Mutex::new(HashMap::new()),
+            uploads: Mutex::new(BTreeMap::new()),
             uploaded: AtomicU64::new(0),
             upload_slots_used: AtomicUsize::new(0),
             sockets: Arc::default(),

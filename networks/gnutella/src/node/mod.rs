@@ -1,6 +1,6 @@
 //! The tokio layer: everything that touches sockets, files and time.
 //!
-//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`],
+//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`], [`rate`],
 //! [`host_cache`], [`shares`], [`searches`]. Tasks: the node loop
 //! ([`core`], driven by [`crate::network`]), one task per neighbour link
 //! ([`conn`]), per accepted socket ([`listener`]), per upload connection
@@ -17,6 +17,7 @@ pub mod http;
 pub mod listener;
 pub mod neighbour;
 pub mod parts;
+pub mod rate;
 pub mod searches;
 pub mod shares;
 pub mod upload;

@@ -4,7 +4,7 @@
 //! per request, upload slots shared with [`swarmux_net::Limits`], the upload
 //! rate limit, `Server:` on every answer, `X-Alt` with other sources.
 
-use super::env::{lock, Env};
+use super::env::{lock, Env, Upload};
 use super::http::{format_alt, parse_range, parse_request, response_head, Request, Resource};
 use super::shares::Shared;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -50,9 +50,12 @@ impl Slot {
         let id = env.next_id();
         lock(&env.uploads).insert(
             id,
-            UploadInfo {
-                peer: peer.to_string(),
-                client: client.to_string(),
+            Upload {
+                info: UploadInfo {
+                    peer: peer.to_string(),
+                    client: client.to_string(),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         );
@@ -64,14 +67,14 @@ impl Slot {
 
     fn file(&self, name: &str) {
         if let Some(u) = lock(&self.env.uploads).get_mut(&self.id) {
-            u.file = name.to_string();
+            u.info.file = name.to_string();
         }
     }
 
     fn sent(&self, n: u64) {
         self.env.uploaded.fetch_add(n, Ordering::Relaxed);
         if let Some(u) = lock(&self.env.uploads).get_mut(&self.id) {
-            u.sent += n;
+            u.sent(n, std::time::Instant::now());
         }
     }
 }
