@@ -112,6 +112,14 @@ pub struct DownloadView {
     pub files: Vec<FileInfo>,
 }
 
+impl DownloadView {
+    /// Whether the size is known: a magnet link's is not until its metadata
+    /// arrives (it shows as 0 until then).
+    pub fn size_known(&self) -> bool {
+        self.size > 0 || self.state == DownloadState::Complete
+    }
+}
+
 /// One row of a search: hits with the same content hash merged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultRow {

@@ -39,17 +39,24 @@ pub fn results(rows: &[ResultRow]) -> String {
 
 /// One download as a line.
 pub fn download(d: &DownloadView) -> String {
-    let pct = if d.size == 0 {
+    let pct = if d.state == swarmux_api::DownloadState::Complete {
         100.0
+    } else if d.size == 0 {
+        0.0
     } else {
         d.verified as f64 * 100.0 / d.size as f64
+    };
+    let total = if d.size_known() {
+        size(d.size)
+    } else {
+        "?".into()
     };
     let mut line = format!(
         "{:>4}  {:<11}  {:>5.1}%  {:>10}  {:>10}/s  {:>3}/{:<3}  {:<6}  {}",
         d.id,
         d.state.label(),
         pct,
-        size(d.size),
+        total,
         size(d.rate),
         d.active_sources,
         d.sources,

@@ -183,3 +183,86 @@ async fn resume_fetches_only_missing_pieces() {
     );
     assert!(std::fs::read(&temp).unwrap() == data);
 }
+
+/// A torrent with a BEP 47 padding file between two files, so that pieces
+/// straddle it: the seed has no padding file on disk (its bytes read as
+/// zeros), the leech never writes one, and the file list leaves it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn padding_files_are_never_written() {
+    use sha1::{Digest, Sha1};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("seed/padded");
+    std::fs::create_dir_all(&root).unwrap();
+    let piece = 64u64 << 10;
+    let a = pseudo_random(100_000, 31);
+    let pad = piece * 2 - a.len() as u64; // `b` starts on a piece boundary
+    let b = pseudo_random(150_000, 32);
+    std::fs::write(root.join("a.bin"), &a).unwrap();
+    std::fs::write(root.join("b.bin"), &b).unwrap();
+    let mut space = a.clone();
+    space.resize(space.len() + pad as usize, 0);
+    space.extend_from_slice(&b);
+    let pieces: Vec<u8> = space
+        .chunks(piece as usize)
+        .flat_map(|c| <[u8; 20]>::from(Sha1::digest(c)))
+        .collect();
+    let file = |path: &[&str], len: u64, attr: Option<&str>| {
+        let mut entries = vec![
+            ("length", Value::Int(len as i64)),
+            (
+                "path",
+                Value::List(path.iter().map(|p| Value::from(*p)).collect()),
+            ),
+        ];
+        if let Some(a) = attr {
+            entries.push(("attr", Value::from(a)));
+        }
+        Value::dict(entries)
+    };
+    let info = Value::dict([
+        ("name", Value::from("padded")),
+        ("piece length", Value::Int(piece as i64)),
+        ("pieces", Value::bytes(pieces)),
+        (
+            "files",
+            Value::List(vec![
+                file(&["a.bin"], a.len() as u64, None),
+                file(&[".pad", &pad.to_string()], pad, Some("p")),
+                file(&["b.bin"], b.len() as u64, None),
+            ]),
+        ),
+    ]);
+    let torrent = dir.path().join("padded.torrent");
+    std::fs::write(&torrent, Value::dict([("info", info)]).to_bytes()).unwrap();
+    let mi =
+        swarmux_bittorrent::proto::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap()).unwrap();
+    let link = torrent.display().to_string();
+
+    let mut seed = start_node(&dir.path().join("seed-data"), None).await;
+    seed.send(NetCommand::Seed(spec(1, &mi, link.clone(), &root)));
+    until_seeding(&mut seed.events, 1).await;
+    let mut leech = start_node(&dir.path().join("leech"), None).await;
+    let temp = dir.path().join("leech/temp/8.part");
+    let id = 8;
+    let mut s = spec(id, &mi, link, &temp);
+    s.link = format!("{}&x.pe=127.0.0.1:{}", magnet(&mi, &[]), seed.port);
+    leech.send(NetCommand::StartDownload(s));
+    let events = until_completed(&mut leech.events, id, 60).await;
+    assert_eq!(
+        verified_parts(&events, id).len(),
+        space.len().div_ceil(piece as usize)
+    );
+    assert!(std::fs::read(temp.join("a.bin")).unwrap() == a);
+    assert!(std::fs::read(temp.join("b.bin")).unwrap() == b);
+    assert!(!temp.join(".pad").exists(), "a padding file was written");
+    assert!(
+        !root.join(".pad").exists(),
+        "the seed created a padding file"
+    );
+    let listed = events.iter().rev().find_map(|e| match e {
+        NetEvent::Files { id: i, files } if *i == id => Some(files.clone()),
+        _ => None,
+    });
+    let names: Vec<String> = listed.unwrap().into_iter().map(|f| f.path).collect();
+    assert_eq!(names, ["a.bin", "b.bin"]);
+}

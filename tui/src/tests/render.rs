@@ -515,3 +515,20 @@ fn long_network_names_keep_their_own_column() {
         ],
     );
 }
+
+#[test]
+fn a_magnet_without_metadata_shows_an_unknown_size() {
+    let mut app = app_at(LARGE, '2', "");
+    let d = &mut app.snapshot.downloads[0];
+    d.name = "magnet-without-metadata".into();
+    d.size = 0;
+    d.verified = 0;
+    let s = screen(&app);
+    let row = s
+        .lines()
+        .find(|l| l.contains("magnet-without-metadata"))
+        .expect("the download row");
+    assert!(row.contains(" ? "), "{row}");
+    assert!(!row.contains("0 B"), "{row}");
+    assert_shows(&s, &["· ? · received"]);
+}

@@ -114,7 +114,7 @@ fn render_list(app: &App, frame: &mut Frame, area: Rect) {
                 Span::raw(format!(" {percent}")),
             ]),
             Line::from(d.name.clone()),
-            Line::from(human_size(d.size)),
+            Line::from(size_or_unknown(d)),
             Line::from(human_rate(d.rate)),
             Line::from(eta),
             Line::from(format!("{}/{}", d.active_sources, d.sources)),
@@ -211,7 +211,7 @@ fn render_detail(app: &App, d: &DownloadView, frame: &mut Frame, area: Rect) {
         " · {} priority · {} · {} · received {} this run",
         d.priority.name(),
         d.network,
-        human_size(d.size),
+        size_or_unknown(d),
         human_size(d.received)
     )));
     let second = if !d.note.is_empty() {
@@ -345,4 +345,13 @@ fn files_table(files: &[FileInfo], width: u16) -> Table<'static> {
             .style(header()),
         )
         .row_highlight_style(selected())
+}
+
+/// The size, or `?` while a magnet's metadata is missing.
+fn size_or_unknown(d: &DownloadView) -> String {
+    if d.size_known() {
+        human_size(d.size)
+    } else {
+        "?".into()
+    }
 }

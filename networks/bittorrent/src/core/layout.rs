@@ -115,6 +115,8 @@ pub struct FileEntry {
     pub path: Vec<String>,
     /// Length in bytes.
     pub length: u64,
+    /// A BEP 47 padding file: zeros in the piece space, never on disk.
+    pub padding: bool,
 }
 
 /// A run of bytes inside one file.
@@ -271,6 +273,7 @@ mod tests {
             .map(|(i, &length)| FileEntry {
                 path: vec![format!("f{i}")],
                 length,
+                padding: false,
             })
             .collect()
     }

@@ -10,7 +10,8 @@
 //! Skipped files are not created by [`Storage::create_files`]; a piece that
 //! straddles a skipped file's boundary still writes its part of that file,
 //! which is then created on the first write (sparse, so it costs only the
-//! bytes written).
+//! bytes written). Padding files (BEP 47) are never written nor created:
+//! their bytes read as zeros.
 
 use super::bitfield::Bitfield;
 use super::layout::{Layout, Priority};
@@ -117,7 +118,9 @@ impl Storage {
     /// as normal), sparse at its full length; existing data is kept.
     pub fn create_files(&self, priorities: &[Priority]) -> io::Result<()> {
         for file in 0..self.paths.len() {
-            if priorities.get(file).copied().unwrap_or_default() != Priority::Skip {
+            if priorities.get(file).copied().unwrap_or_default() != Priority::Skip
+                && !self.is_padding(file)
+            {
                 self.handle(file, true)?;
             }
         }
@@ -129,10 +132,12 @@ impl Storage {
         self.check_range(piece, offset, data.len())?;
         let mut done = 0usize;
         for seg in self.layout.block_segments(piece, offset, data.len() as u32) {
-            let f = self.handle(seg.file, true)?;
             let end = done + seg.len as usize;
-            self.lock().dirty.insert(seg.file);
-            f.write_all_at(&data[done..end], seg.offset)?;
+            if !self.is_padding(seg.file) {
+                let f = self.handle(seg.file, true)?;
+                self.lock().dirty.insert(seg.file);
+                f.write_all_at(&data[done..end], seg.offset)?;
+            }
             done = end;
         }
         Ok(())
@@ -143,9 +148,13 @@ impl Storage {
         self.check_range(piece, offset, buf.len())?;
         let mut done = 0usize;
         for seg in self.layout.block_segments(piece, offset, buf.len() as u32) {
-            let f = self.handle(seg.file, false)?;
             let end = done + seg.len as usize;
-            f.read_exact_at(&mut buf[done..end], seg.offset)?;
+            if self.is_padding(seg.file) {
+                buf[done..end].fill(0);
+            } else {
+                let f = self.handle(seg.file, false)?;
+                f.read_exact_at(&mut buf[done..end], seg.offset)?;
+            }
             done = end;
         }
         Ok(())
@@ -193,10 +202,10 @@ impl Storage {
         let mut have = Bitfield::new(count);
         let mut buf = vec![0u8; HASH_CHUNK];
         for (piece, expected) in (0..count).zip(hashes) {
-            let on_disk = self
-                .layout
-                .piece_segments(piece)
-                .all(|s| lens[s.file].is_some_and(|l| l >= s.offset + u64::from(s.len)));
+            let on_disk = self.layout.piece_segments(piece).all(|s| {
+                self.is_padding(s.file)
+                    || lens[s.file].is_some_and(|l| l >= s.offset + u64::from(s.len))
+            });
             if on_disk && self.hash_piece(piece, &mut buf)? == *expected {
                 have.set(piece);
             }
@@ -211,6 +220,9 @@ impl Storage {
         #[cfg(target_os = "linux")]
         for seg in self.layout.piece_segments(piece) {
             use std::os::fd::AsRawFd;
+            if self.is_padding(seg.file) {
+                continue;
+            }
             let f = self.handle(seg.file, false)?;
             // SAFETY: a plain syscall on an open descriptor; no memory passed.
             let rc = unsafe {
@@ -262,16 +274,27 @@ impl Storage {
     fn hash_piece(&self, piece: u32, buf: &mut [u8]) -> io::Result<[u8; 20]> {
         let mut h = Sha1::new();
         for seg in self.layout.piece_segments(piece) {
-            let f = self.handle(seg.file, false)?;
+            let f = if self.is_padding(seg.file) {
+                buf.fill(0);
+                None
+            } else {
+                Some(self.handle(seg.file, false)?)
+            };
             let mut done = 0u64;
             while done < u64::from(seg.len) {
                 let n = (u64::from(seg.len) - done).min(buf.len() as u64) as usize;
-                f.read_exact_at(&mut buf[..n], seg.offset + done)?;
+                if let Some(f) = &f {
+                    f.read_exact_at(&mut buf[..n], seg.offset + done)?;
+                }
                 h.update(&buf[..n]);
                 done += n as u64;
             }
         }
         Ok(h.finalize().into())
+    }
+
+    fn is_padding(&self, file: usize) -> bool {
+        self.layout.files().get(file).is_some_and(|f| f.padding)
     }
 
     /// An open handle for `file`, opening (and with `create`, creating) it on a miss.

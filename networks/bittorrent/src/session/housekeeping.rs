@@ -222,6 +222,7 @@ impl Torrent {
             .iter()
             .zip(&l.meta.priorities)
             .zip(done)
+            .filter(|((f, _), _)| !f.padding)
             .map(|((f, p), done)| FileInfo {
                 path: f.path.join("/"),
                 size: f.length,

@@ -426,9 +426,20 @@ impl Torrent {
         }
     }
 
+    /// Sets the priority of the `file`-th file of the list shown (padding
+    /// files left out).
     fn set_priority(&mut self, file: usize, priority: FilePriority) {
         let Some(l) = &mut self.loaded else { return };
-        let Some(slot) = l.meta.priorities.get_mut(file) else {
+        let real = l
+            .meta
+            .info
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.padding)
+            .nth(file)
+            .map(|(i, _)| i);
+        let Some(slot) = real.and_then(|i| l.meta.priorities.get_mut(i)) else {
             return;
         };
         *slot = meta::to_priority(priority);
@@ -590,6 +601,7 @@ pub(crate) fn storage_for(info: &Info, path: &Path) -> Result<Storage, String> {
             .map(|f| LayoutFile {
                 path: f.path.clone(),
                 length: f.length,
+                padding: f.padding,
             })
             .collect();
         (path.to_path_buf(), files)
@@ -602,6 +614,7 @@ pub(crate) fn storage_for(info: &Info, path: &Path) -> Result<Storage, String> {
         let file = LayoutFile {
             path: vec![name.to_string()],
             length: info.total_length,
+            padding: false,
         };
         (root, vec![file])
     };

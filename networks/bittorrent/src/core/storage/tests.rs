@@ -7,6 +7,7 @@ fn entry(path: &[&str], length: u64) -> FileEntry {
     FileEntry {
         path: path.iter().map(|s| s.to_string()).collect(),
         length,
+        padding: false,
     }
 }
 
