@@ -2,6 +2,7 @@
 //! command line and config file.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Which role the node takes on the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -47,6 +48,13 @@ pub struct GnutellaConfig {
     /// Offer and accept deflate link compression (on by default; off is a
     /// test knob for an uncompressed link).
     pub deflate: bool,
+    /// As an ultrapeer, exchange QRP tables with ultrapeers that announce
+    /// `X-Ultrapeer-Query-Routing` (ours merged with our leaves') and send
+    /// them last-hop queries only when their table matches.
+    pub ultrapeer_qrp: bool,
+    /// Least time between two refreshes of the table sent to ultrapeers
+    /// (gtk-gnutella waits 5 minutes; a new neighbour gets it at once).
+    pub qrp_refresh: Duration,
 }
 
 impl Default for GnutellaConfig {
@@ -59,6 +67,8 @@ impl Default for GnutellaConfig {
             max_ultrapeers: 4,
             firewalled: false,
             deflate: true,
+            ultrapeer_qrp: true,
+            qrp_refresh: Duration::from_secs(60),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::config::GnutellaConfig;
 use crate::magnet::{is_gnutella_magnet, Magnet};
 use crate::node::core::Node;
 use crate::node::env::Env;
+use crate::node::servent_id;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -77,7 +78,9 @@ async fn run(
         IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
         _ => None,
     };
+    let id = servent_id::load_or_create(&ctx.data_dir.join(servent_id::FILE_NAME));
     let env = Arc::new(Env::new(
+        id.guid,
         cfg.firewalled,
         listen_ip,
         ctx.limits.clone(),
@@ -103,6 +106,9 @@ async fn run(
             None
         }
     };
+    if let Some(w) = &id.warning {
+        env.events.log(LogLevel::Warn, format!("gnutella: {w}"));
+    }
     let mut node = Node::new(cfg, env, ctx.data_dir.join("gnutella_hosts"));
     node.start();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

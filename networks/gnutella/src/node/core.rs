@@ -10,18 +10,18 @@ use super::env::{lock, Env, MainMsg};
 use super::host_cache::HostCache;
 use super::listener;
 use super::neighbour::{role_name, Neighbour};
+use super::requery::UrnRequeries;
 use super::searches::Searches;
 use super::shares::ShareIndex;
 use crate::config::{GnutellaConfig, Mode};
 use crate::magnet::Magnet;
-use crate::proto::descriptor::{Descriptor, Guid, DEFAULT_MAX_TTL, TYPE_PUSH, TYPE_ROUTE_TABLE};
+use crate::proto::descriptor::{Descriptor, Guid, DEFAULT_MAX_TTL, TYPE_PUSH};
 use crate::proto::handshake::{HandshakeConfig, Negotiated, Refusal, Role};
 use crate::proto::huge::Sha1Urn;
 use crate::proto::message::Message;
 use crate::proto::ping::Ping;
 use crate::proto::pong_cache::PongCache;
 use crate::proto::push::Push;
-use crate::proto::qrp_msg::table_update;
 use crate::proto::query::{Query, FLAG_FIREWALLED};
 use crate::proto::routing::{ConnId, Route, Router};
 use std::collections::{HashMap, VecDeque};
@@ -73,6 +73,12 @@ pub struct Node {
     pinned_retry: HashMap<String, Instant>,
     searches: Searches,
     downloads: HashMap<DownloadId, DlHandle>,
+    /// When each file was last queried for a download.
+    requeries: UrnRequeries,
+    /// The table for ultrapeers changed since it was last sent.
+    up_table_dirty: bool,
+    /// Earliest time of the next refresh of the table sent to ultrapeers.
+    next_up_table: Instant,
     dirty: bool,
     last_uploads: Vec<UploadInfo>,
     last_uploaded: u64,
@@ -82,6 +88,9 @@ pub struct Node {
 
 #[path = "core_routing.rs"]
 mod routing;
+
+#[path = "core_qrp.rs"]
+mod qrp;
 
 impl Node {
     /// A node for `cfg`, its host cache in `hosts_path`.
@@ -115,6 +124,9 @@ impl Node {
             pinned_retry: HashMap::new(),
             searches: Searches::default(),
             downloads: HashMap::new(),
+            requeries: UrnRequeries::default(),
+            up_table_dirty: false,
+            next_up_table: now,
             dirty: true,
             last_uploads: Vec::new(),
             last_uploaded: 0,
@@ -139,6 +151,8 @@ impl Node {
         c.leaf_slots_free = leaves < self.cfg.max_leaves;
         c.ultrapeer_slots_free = ups < self.cfg.max_ultrapeers;
         c.try_ultrapeers = self.try_hosts();
+        c.degree = u32::try_from(self.cfg.max_ultrapeers).unwrap_or(u32::MAX);
+        c.ultrapeer_qrp = self.cfg.ultrapeer_qrp;
         c
     }
 
@@ -220,9 +234,13 @@ impl Node {
             }
             NetCommand::SharesChanged(files) => {
                 self.env.set_shares(ShareIndex::new(&files));
-                let ids: Vec<ConnId> = self.neighbours.keys().copied().collect();
-                for id in ids {
-                    self.send_qrp(id);
+                if self.role == Role::Leaf {
+                    let ids: Vec<ConnId> = self.neighbours.keys().copied().collect();
+                    for id in ids {
+                        self.send_qrp(id);
+                    }
+                } else {
+                    self.up_table_dirty = true;
                 }
             }
             NetCommand::Seed(_) | NetCommand::SetFilePriority { .. } => {}
@@ -291,9 +309,7 @@ impl Node {
                 msg,
             } => self.on_descriptor(id, header, payload, msg),
             MainMsg::SendPush { servent, index } => self.send_push(servent, index),
-            MainMsg::UrnQuery(urn) => {
-                self.send_query(&Query::by_urn(urn));
-            }
+            MainMsg::UrnQuery(urn) => self.query_urn(urn),
         }
     }
 
@@ -313,9 +329,12 @@ impl Node {
     }
 
     fn forget(&mut self, id: ConnId) {
-        if self.neighbours.remove(&id).is_some() {
+        if let Some(n) = self.neighbours.remove(&id) {
             self.router.forget_connection(id);
             self.dirty = true;
+            if n.peer_role() == Role::Leaf && n.qrp_in.table().is_some() {
+                self.up_table_dirty = true;
+            }
         }
     }
 
@@ -393,26 +412,6 @@ impl Node {
             ),
         );
         self.remember(&addr, r.user_agent.unwrap_or_default(), state);
-    }
-
-    /// Sends our QRP table to `id` when we are its leaf (only the changes
-    /// since the last table sent).
-    fn send_qrp(&mut self, id: ConnId) {
-        if self.role != Role::Leaf {
-            return;
-        }
-        let shares = self.env.shares();
-        let Some(n) = self.neighbours.get_mut(&id) else {
-            return;
-        };
-        if n.peer_role() != Role::Ultrapeer {
-            return;
-        }
-        for upd in table_update(shares.qrp(), n.qrp_sent.as_ref()) {
-            let d = Descriptor::new(Guid::random(), TYPE_ROUTE_TABLE, 1, 0, upd.encode());
-            n.send(d.encode());
-        }
-        n.qrp_sent = Some(shares.qrp().clone());
     }
 
     fn send_to(&mut self, id: ConnId, d: &Descriptor) -> bool {
@@ -515,7 +514,15 @@ impl Node {
         let id = spec.id;
         let handle = download::start(self.env.clone(), spec, urn, sources);
         self.downloads.insert(id, handle);
-        self.send_query(&Query::by_urn(urn));
+        self.query_urn(urn);
+    }
+
+    /// Asks the network for sources of `urn`, unless that was done too
+    /// recently for gtk-gnutella ultrapeers to pass it on again.
+    fn query_urn(&mut self, urn: Sha1Urn) {
+        if self.requeries.allow(urn, Instant::now()) {
+            self.send_query(&Query::by_urn(urn));
+        }
     }
 
     /// Once a second: search deadlines, keep-alives, connections, reports.
@@ -533,6 +540,7 @@ impl Node {
             }
         }
         self.maintain(now);
+        self.refresh_up_tables(now);
         self.downloads.retain(|_, d| !d.task.is_finished());
         if self.dirty {
             self.dirty = false;

@@ -13,10 +13,10 @@ use crate::proto::descriptor::{
 use crate::proto::ggep::{self, Extension};
 use crate::proto::handshake::Role;
 use crate::proto::message::Message;
-use crate::proto::pong::Pong;
+use crate::proto::pong::{marked_kbytes, Pong, UP_VERSION};
 use crate::proto::push::Push;
 use crate::proto::query::Query;
-use crate::proto::query_hit::{HitResult, QueryHit, Trailer, VENDOR_SWARMUX};
+use crate::proto::query_hit::{split_results, HitResult, QueryHit, Trailer, VENDOR_SWARMUX};
 use crate::proto::reader::DecodeError;
 use crate::proto::routing::{flood_targets, ConnId, Neighbour as FloodView, Route, Seen};
 use crate::proto::throttle::Verdict;
@@ -106,17 +106,25 @@ impl Node {
                 self.forget(id);
             }
             Message::RouteTable(upd) => {
+                let up_qrp = self.cfg.ultrapeer_qrp;
                 let Some(n) = self.neighbours.get_mut(&id) else {
                     return;
                 };
-                if self.role != Role::Ultrapeer || n.peer_role() != Role::Leaf {
+                // From our leaves, and from ultrapeers we exchange tables with.
+                let leaf = n.peer_role() == Role::Leaf;
+                let wanted =
+                    self.role == Role::Ultrapeer && (leaf || (up_qrp && n.is_qrp_ultrapeer()));
+                if !wanted {
                     return;
                 }
-                if let Err(e) = n.qrp_in.apply(&upd) {
-                    let who = n.info().addr;
-                    n.bye(413, "Bad QRP update");
-                    self.log(LogLevel::Warn, format!("dropping leaf {who}: {e}"));
-                    self.forget(id);
+                match n.qrp_in.apply(&upd) {
+                    Ok(()) => self.up_table_dirty |= leaf,
+                    Err(e) => {
+                        let who = n.info().addr;
+                        n.bye(413, "Bad QRP update");
+                        self.log(LogLevel::Warn, format!("dropping neighbour {who}: {e}"));
+                        self.forget(id);
+                    }
                 }
             }
             Message::Unknown(_) => {}
@@ -135,25 +143,30 @@ impl Node {
         // link dead); an ultrapeer that takes connections marks it `UP`.
         let shares = self.env.shares();
         let a = self.env.our_addr();
-        let mut own = Pong::new(*a.ip(), a.port(), shares.len() as u32, shares.kbytes());
-        if self.role == Role::Ultrapeer && !self.env.firewalled {
+        let up = self.role == Role::Ultrapeer;
+        let kbytes = marked_kbytes(shares.kbytes(), up);
+        let mut own = Pong::new(*a.ip(), a.port(), shares.len() as u32, kbytes);
+        if up && !self.env.firewalled {
             let (leaves, ups) = self.role_counts();
             let free = |max: usize, used: usize| max.saturating_sub(used).min(255) as u8;
             let data = [
-                1,
+                UP_VERSION,
                 free(self.cfg.max_leaves, leaves),
                 free(self.cfg.max_ultrapeers, ups),
             ];
             own.ggep.push(Extension::new("UP", data));
         }
-        let mut pongs = vec![own];
-        if header.ttl > 1 {
-            pongs.extend(self.pongs.answer(now, 5, exclude));
-        }
         let ttl = header.hops.saturating_add(1);
-        for p in pongs {
-            let d = Message::Pong(p).to_descriptor(header.guid, ttl, 0);
-            self.send_to(id, &d);
+        let d = Message::Pong(own).to_descriptor(header.guid, ttl, 0);
+        self.send_to(id, &d);
+        // Cached pongs of other servents, from an ultrapeer only (a leaf
+        // answers for itself, as gtk-gnutella's leaves), relayed with hops 1:
+        // a pong with hops 0 is taken for the neighbour's own.
+        if header.ttl > 1 && up {
+            for p in self.pongs.answer(now, 5, exclude) {
+                let d = Message::Pong(p).to_descriptor(header.guid, ttl, 1);
+                self.send_to(id, &d);
+            }
         }
     }
 
@@ -206,12 +219,14 @@ impl Node {
         let results = shares.matches(q);
         let both_firewalled = self.env.firewalled && q.is_firewalled();
         if !results.is_empty() && !both_firewalled {
-            let hit = self.our_hit(results);
             let ttl = header.hops.saturating_add(2).min(HARD_TTL_LIMIT - 1);
-            let d = Message::QueryHit(hit).to_descriptor(header.guid, ttl, 0);
-            if let Some(n) = self.neighbours.get_mut(&id) {
-                if n.send(d.encode()) {
-                    n.counts.hits_out += 1;
+            for group in split_results(results) {
+                let hit = self.our_hit(group);
+                let d = Message::QueryHit(hit).to_descriptor(header.guid, ttl, 0);
+                if let Some(n) = self.neighbours.get_mut(&id) {
+                    if n.send(d.encode()) {
+                        n.counts.hits_out += 1;
+                    }
                 }
             }
         }

@@ -26,7 +26,7 @@ pub const MAX_SOURCES: usize = 64;
 /// A source failing this many times in a row is dropped.
 const MAX_FAILS: u32 = 5;
 /// How often a download without a working source asks the network again.
-const REQUERY: Duration = Duration::from_secs(300);
+const REQUERY: Duration = super::requery::REQUERY_AFTER;
 
 /// What the download's workers share.
 #[derive(Default)]

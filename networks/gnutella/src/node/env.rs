@@ -159,8 +159,9 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Env {
-    /// Fresh state for one run.
+    /// Fresh state for one run, as servent `guid`.
     pub fn new(
+        guid: Guid,
         firewalled: bool,
         listen_ip: Option<Ipv4Addr>,
         limits: Arc<Limits>,
@@ -168,7 +169,7 @@ impl Env {
         to_main: mpsc::Sender<MainMsg>,
     ) -> Self {
         Env {
-            guid: Guid::random(),
+            guid,
             firewalled,
             port: AtomicU16::new(0),
             listen_ip,

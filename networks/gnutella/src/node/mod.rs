@@ -1,7 +1,7 @@
 //! The tokio layer: everything that touches sockets, files and time.
 //!
-//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`], [`rate`],
-//! [`host_cache`], [`shares`], [`searches`]. Tasks: the node loop
+//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`], [`rate`], [`requery`],
+//! [`host_cache`], [`servent_id`], [`shares`], [`searches`]. Tasks: the node loop
 //! ([`core`], driven by [`crate::network`]), one task per neighbour link
 //! ([`conn`]), per accepted socket ([`listener`]), per upload connection
 //! ([`upload`]), per download ([`download`]) and per active source
@@ -18,6 +18,8 @@ pub mod listener;
 pub mod neighbour;
 pub mod parts;
 pub mod rate;
+pub mod requery;
 pub mod searches;
+pub mod servent_id;
 pub mod shares;
 pub mod upload;

@@ -40,9 +40,10 @@ pub struct Neighbour {
     pub tx: mpsc::Sender<ConnOut>,
     pub outcome: Negotiated,
     pub counts: Counts,
-    /// The leaf's query routing table (we are its ultrapeer).
+    /// Its query routing table: a leaf's (we are its ultrapeer), or an
+    /// ultrapeer's for the last hop.
     pub qrp_in: QrpReceiver,
-    /// The table we last sent it (we are its leaf).
+    /// The table we last sent it (we are its leaf, or both are ultrapeers).
     pub qrp_sent: Option<QrpTable>,
     pub throttle: QueryThrottle,
     /// Bad descriptors received.
@@ -82,6 +83,12 @@ impl Neighbour {
     /// The peer's role on this link.
     pub fn peer_role(&self) -> Role {
         self.outcome.peer_role
+    }
+
+    /// True when both sides are ultrapeers and the peer announced
+    /// `X-Ultrapeer-Query-Routing`.
+    pub fn is_qrp_ultrapeer(&self) -> bool {
+        self.outcome.ultrapeer_qrp && self.outcome.our_role == Role::Ultrapeer
     }
 
     /// Queues an encoded descriptor; false (and counted) when the queue is full.

@@ -84,7 +84,11 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let first = load_or_create(&path);
         assert_eq!(first.warning, None);
-        assert_eq!((first.guid.0[8], first.guid.0[15]), (0xFF, 0), "modern marks");
+        assert_eq!(
+            (first.guid.0[8], first.guid.0[15]),
+            (0xFF, 0),
+            "modern marks"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format(&first.guid));
         let again = load_or_create(&path);
         assert_eq!(again, first);

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use swarmux_net::SharedFile;
 
-/// Most results put in one query hit (keeps the payload well under 64 KiB).
-pub const MAX_RESULTS_PER_HIT: usize = 50;
+/// Most results given to one query (sent as several hits, see
+/// [`crate::proto::query_hit::split_results`]).
+pub const MAX_RESULTS: usize = 50;
 
 /// One shared file.
 #[derive(Debug, Clone)]
@@ -114,7 +115,7 @@ impl ShareIndex {
                 .collect()
         };
         hits.into_iter()
-            .take(MAX_RESULTS_PER_HIT)
+            .take(MAX_RESULTS)
             .map(|f| HitResult {
                 index: f.index,
                 size: f.size,

@@ -15,7 +15,17 @@
 //! ultrapeers while it has slots. A peer without `X-Ultrapeer` (a 0.4-era
 //! "normal node") is refused, as gtk-gnutella does. We never advertise
 //! `Vendor-Message`: we do not implement vendor messages.
+//!
+//! What we announce, as gtk-gnutella 1.2 reads it (`src/core/nodes.c`):
+//! `Pong-Caching: 0.1` (we never relay pings and answer from a pong cache;
+//! without it gtk-gnutella treats us as an "old" servent), `Bye-Packet: 0.1`
+//! (we understand Bye, so gtk-gnutella sends one before closing), and as an
+//! ultrapeer `X-Degree` (our ultrapeer slots; gtk-gnutella assumes 8 without
+//! it), `X-Max-TTL` (the most TTL we forward; 7 is assumed without it) and
+//! `X-Ultrapeer-Query-Routing: 0.1` (we exchange QRP tables between
+//! ultrapeers and use them for the last hop).
 
+use super::descriptor::DEFAULT_MAX_TTL;
 use super::headers::{format_try_hosts, parse_try_hosts, Block, HeaderError, Headers, StartLine};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -23,6 +33,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 pub const VERSION: &str = "0.6";
 /// The QRP version we announce in `X-Query-Routing`.
 pub const QUERY_ROUTING_VERSION: &str = "0.2";
+/// The inter-ultrapeer QRP version we announce in `X-Ultrapeer-Query-Routing`.
+pub const ULTRAPEER_QUERY_ROUTING_VERSION: &str = "0.1";
 
 /// A node's role on one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +67,10 @@ pub struct HandshakeConfig {
     pub ultrapeer_slots_free: bool,
     /// Hosts offered in `X-Try-Ultrapeers`.
     pub try_ultrapeers: Vec<SocketAddrV4>,
+    /// As an ultrapeer, `X-Degree`: how many ultrapeers we keep.
+    pub degree: u32,
+    /// As an ultrapeer, announce `X-Ultrapeer-Query-Routing`.
+    pub ultrapeer_qrp: bool,
 }
 
 /// `swarmux/<crate version>`: our own name, never another vendor's.
@@ -76,6 +92,8 @@ impl HandshakeConfig {
             leaf_slots_free: true,
             ultrapeer_slots_free: true,
             try_ultrapeers: Vec::new(),
+            degree: 4,
+            ultrapeer_qrp: true,
         }
     }
 
@@ -88,7 +106,16 @@ impl HandshakeConfig {
             h.push("X-Ultrapeer-Needed", bool_value(needed));
         }
         h.push("X-Query-Routing", QUERY_ROUTING_VERSION);
+        if role == Role::Ultrapeer {
+            if self.ultrapeer_qrp {
+                h.push("X-Ultrapeer-Query-Routing", ULTRAPEER_QUERY_ROUTING_VERSION);
+            }
+            h.push("X-Degree", self.degree.max(1).to_string());
+            h.push("X-Max-TTL", DEFAULT_MAX_TTL.to_string());
+        }
         h.push("GGEP", "0.5");
+        h.push("Pong-Caching", "0.1");
+        h.push("Bye-Packet", "0.1");
         if let Some(l) = self.listen {
             h.push("Listen-IP", l.to_string());
         }
@@ -131,6 +158,9 @@ pub struct Negotiated {
     pub our_ip_seen: Option<Ipv4Addr>,
     /// The peer's `X-Query-Routing` version.
     pub query_routing: Option<String>,
+    /// The peer is an ultrapeer exchanging QRP tables with ultrapeers
+    /// (`X-Ultrapeer-Query-Routing`).
+    pub ultrapeer_qrp: bool,
 }
 
 /// A refused handshake, to be shown to the user.
@@ -182,6 +212,7 @@ struct PeerInfo {
     listen: Option<SocketAddrV4>,
     our_ip_seen: Option<Ipv4Addr>,
     query_routing: Option<String>,
+    ultrapeer_qrp: bool,
     accepts_deflate: bool,
     sends_deflate: bool,
     ultrapeer_needed: Option<bool>,
@@ -203,6 +234,7 @@ impl PeerInfo {
             listen: h.get("Listen-IP").and_then(|v| v.trim().parse().ok()),
             our_ip_seen: h.get("Remote-IP").and_then(|v| v.trim().parse().ok()),
             query_routing: h.get("X-Query-Routing").map(str::to_string),
+            ultrapeer_qrp: h.get("X-Ultrapeer-Query-Routing").is_some(),
             accepts_deflate: h.lists("Accept-Encoding", "deflate"),
             sends_deflate: h.lists("Content-Encoding", "deflate"),
             ultrapeer_needed: h.is_true("X-Ultrapeer-Needed"),
@@ -230,6 +262,7 @@ impl PeerInfo {
             peer_listen: self.listen,
             our_ip_seen: self.our_ip_seen,
             query_routing: self.query_routing,
+            ultrapeer_qrp: self.ultrapeer_qrp && peer_role == Role::Ultrapeer,
         }
     }
 }

@@ -87,7 +87,8 @@ impl Acceptor {
         }
         let peer_role = match (self.cfg.role, peer.role) {
             (_, None) => return self.refuse(peer, 403, "Normal nodes refused"),
-            (Role::Leaf, _) => return self.refuse(peer, 503, "I am a shielded leaf node"),
+            // 204, as gtk-gnutella: a shielded leaf, not a busy host to retry.
+            (Role::Leaf, _) => return self.refuse(peer, 204, "Shielded leaf node"),
             (Role::Ultrapeer, Some(Role::Ultrapeer)) if !self.cfg.ultrapeer_slots_free => {
                 return self.refuse(peer, 503, "Too many ultrapeer connections")
             }

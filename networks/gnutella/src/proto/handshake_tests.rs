@@ -83,11 +83,50 @@ fn request_has_the_headers_real_servents_expect() {
         "Listen-IP: 127.0.0.1:6346\r\n",
         "Remote-IP: 127.0.0.2\r\n",
         "Accept-Encoding: deflate\r\n",
+        "Pong-Caching: 0.1\r\n",
+        "Bye-Packet: 0.1\r\n",
     ] {
         assert!(s.contains(h), "{h} missing in {s}");
     }
     assert!(!s.to_ascii_lowercase().contains("vendor-message"));
+    // Ultrapeer-only headers are not sent by a leaf.
+    assert!(!s.contains("X-Degree") && !s.contains("X-Ultrapeer-Query-Routing"));
     assert!(s.ends_with("\r\n\r\n"));
+}
+
+#[test]
+fn ultrapeer_announces_degree_max_ttl_and_last_hop_qrp() {
+    // gtk-gnutella reads X-Degree and X-Max-TTL (assuming 8 and 7 without
+    // them) and exchanges QRP tables only with ultrapeers that sent
+    // X-Ultrapeer-Query-Routing.
+    let mut cfg = HandshakeConfig::new(Role::Ultrapeer);
+    cfg.degree = 16;
+    let (_, step1) = Connector::new(cfg.clone(), PEER);
+    let s = text(&step1);
+    for h in [
+        "X-Ultrapeer: True\r\n",
+        "X-Degree: 16\r\n",
+        "X-Max-TTL: 7\r\n",
+        "X-Ultrapeer-Query-Routing: 0.1\r\n",
+        "Pong-Caching: 0.1\r\n",
+        "Bye-Packet: 0.1\r\n",
+    ] {
+        assert!(s.contains(h), "{h} missing in {s}");
+    }
+    let (acc, conn) = pair(cfg.clone(), cfg);
+    let (Step::Done { outcome: a, .. }, Step::Done { outcome: c, .. }) = (acc, conn) else {
+        panic!()
+    };
+    assert!(a.ultrapeer_qrp && c.ultrapeer_qrp);
+    // A leaf never counts as an inter-ultrapeer QRP peer.
+    let (acc, _) = pair(
+        HandshakeConfig::new(Role::Leaf),
+        HandshakeConfig::new(Role::Ultrapeer),
+    );
+    let Step::Done { outcome: a, .. } = acc else {
+        panic!()
+    };
+    assert!(!a.ultrapeer_qrp);
 }
 
 #[test]
@@ -137,7 +176,7 @@ fn refusals_by_us() {
     let Step::Refused { send, refusal } = acc else {
         panic!()
     };
-    assert!(text(&send).starts_with("GNUTELLA/0.6 503 I am a shielded leaf node\r\n"));
+    assert!(text(&send).starts_with("GNUTELLA/0.6 204 Shielded leaf node\r\n"));
     assert!(!refusal.by_peer);
     // A full ultrapeer refuses more ultrapeers but takes leaves.
     let mut full = HandshakeConfig::new(Role::Ultrapeer);

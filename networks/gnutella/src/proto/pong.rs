@@ -7,6 +7,24 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Length of the fixed part of a Pong.
 pub const PONG_FIXED_LEN: usize = 14;
+/// First byte of our GGEP `UP`: the QRP version we speak (0.2), as
+/// gtk-gnutella writes it (`local_meta.version_up` in `src/core/pcache.c`).
+pub const UP_VERSION: u8 = 0x02;
+
+/// The kbytes field of our own pong, marked as gtk-gnutella and LimeWire do
+/// (`send_personal_info` in `src/core/pcache.c`): an ultrapeer gives the
+/// power of two nearest to its real amount, at least 8; a leaf never gives a
+/// power of two (its amount is made odd), so pongs tell ultrapeers apart.
+pub fn marked_kbytes(kbytes: u32, ultrapeer: bool) -> u32 {
+    if !ultrapeer {
+        return if kbytes == 0 { 0 } else { kbytes | 1 };
+    }
+    let k = u64::from(kbytes);
+    let next = k.max(1).next_power_of_two();
+    let prev = next / 2;
+    let nearest = if next - k < k - prev { next } else { prev };
+    u32::try_from(nearest.max(8)).unwrap_or(1 << 31)
+}
 
 /// A Pong: one servent's address and shared library size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +95,30 @@ mod tests {
         assert!(Pong::decode(&[0; 13]).is_err());
     }
 
+    #[test]
+    fn kbytes_mark_ultrapeers_like_gtk_gnutella() {
+        assert_eq!(marked_kbytes(0, true), 8);
+        assert_eq!(marked_kbytes(5, true), 8);
+        assert_eq!(marked_kbytes(1000, true), 1024);
+        assert_eq!(marked_kbytes(1600, true), 2048);
+        assert_eq!(marked_kbytes(1500, true), 1024);
+        assert_eq!(marked_kbytes(u32::MAX, true), 1 << 31);
+        assert_eq!(marked_kbytes(0, false), 0);
+        assert_eq!(marked_kbytes(1024, false), 1025);
+        assert_eq!(marked_kbytes(7, false), 7);
+    }
+
     proptest! {
         #[test]
         fn decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = Pong::decode(&b);
+        }
+
+        #[test]
+        fn marks_are_told_apart(k in any::<u32>()) {
+            prop_assert!(marked_kbytes(k, true).is_power_of_two());
+            let leaf = marked_kbytes(k, false);
+            prop_assert!(leaf == 0 || !leaf.is_power_of_two() || leaf == 1);
         }
     }
 }

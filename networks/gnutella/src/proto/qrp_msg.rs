@@ -5,9 +5,11 @@
 //! RESET: `0x00 table_length(4 LE) infinity(1)`. PATCH: `0x01 seq_no(1)
 //! seq_size(1) compressor(1: 0 none, 1 zlib) entry_bits(1: 4 or 8) data`.
 //! The data of a whole sequence is one (possibly zlib) stream of signed
-//! entries, one per slot, high nibble first: negative brings a slot from
-//! infinity to present, positive back to infinity, 0 leaves it. We send
-//! infinity 2 and -1/+1 deltas in 4-bit entries, as gtk-gnutella.
+//! entries, one per slot, high bits first: negative brings a slot from
+//! infinity to present, positive back to infinity, 0 leaves it; 1-bit
+//! entries flip the slot instead. We send infinity 2 and -1/+1 deltas in
+//! 4-bit entries, as gtk-gnutella; we accept 1, 2, 4 and 8 bits per entry,
+//! as gtk-gnutella does (`qrt_apply_patch` in `src/core/qrp.c`).
 //!
 //! Receiving is bounded: tables up to 2^24 slots are accepted and folded down
 //! to 2^20 (a slot is present when any of the slots folded into it is),
@@ -266,7 +268,7 @@ impl QrpReceiver {
                 expected,
             });
         }
-        if !matches!(entry_bits, 4 | 8) {
+        if !matches!(entry_bits, 1 | 2 | 4 | 8) {
             return Err(QrpError::Unsupported(format!(
                 "{entry_bits} bits per entry"
             )));
@@ -335,28 +337,30 @@ fn apply_entries(
     data: &[u8],
 ) -> Result<(), QrpError> {
     let factor = 1u64 << shrink;
-    let per_byte = if seq.entry_bits == 4 { 2 } else { 1 };
+    let bits = u32::from(seq.entry_bits.clamp(1, 8));
+    let per_byte = 8 / bits;
+    let mask = ((1u16 << bits) - 1) as u8;
     for &byte in data {
         for k in 0..per_byte {
             if seq.slot >= client_slots {
                 return Err(QrpError::Overflow);
             }
-            let value: i8 = if per_byte == 2 {
-                let nibble = if k == 0 { byte >> 4 } else { byte & 0x0F };
-                ((nibble << 4) as i8) >> 4
-            } else {
-                byte as i8
-            };
+            let field = (byte >> (8 - bits * (k + 1))) & mask;
             let local = (seq.slot >> shrink) as usize;
             let offset = (seq.slot % factor) as usize;
             if offset == 0 {
                 seq.group = vec![table.is_set(local); factor as usize];
             }
             if let Some(slot) = seq.group.get_mut(offset) {
-                match value {
-                    v if v < 0 => *slot = true,
-                    v if v > 0 => *slot = false,
-                    _ => {}
+                if bits == 1 {
+                    // 1-bit entries flip presence.
+                    if field != 0 {
+                        *slot = !*slot;
+                    }
+                } else if field & (1 << (bits - 1)) != 0 {
+                    *slot = true; // negative: toward present
+                } else if field != 0 {
+                    *slot = false; // positive: back to infinity
                 }
             }
             if offset as u64 == factor - 1 {

@@ -19,6 +19,43 @@ fn present(r: &QrpReceiver) -> Vec<usize> {
 }
 
 #[test]
+fn one_and_two_bit_patches_like_gtk_gnutella_accepts() {
+    let reset = RouteTableUpdate::Reset {
+        table_len: 16,
+        infinity: 2,
+    };
+    // 2-bit entries (sign bit high): slot 1 -1 (present), slot 5 -2.
+    let mut r = QrpReceiver::new();
+    r.apply(&reset).unwrap();
+    r.apply(&patch(1, 1, 0, 2, &[0b0011_0000, 0b0010_0000, 0, 0]))
+        .unwrap();
+    assert_eq!(present(&r), vec![1, 5]);
+    // Then +1 on slot 1 brings it back to infinity.
+    r.apply(&patch(1, 1, 0, 2, &[0b0001_0000, 0, 0, 0]))
+        .unwrap();
+    assert_eq!(present(&r), vec![5]);
+    // 1-bit entries flip: slots 0 and 15 on, then slot 0 off again.
+    let mut r = QrpReceiver::new();
+    r.apply(&reset).unwrap();
+    r.apply(&patch(1, 1, 0, 1, &[0b1000_0000, 0b0000_0001]))
+        .unwrap();
+    assert_eq!(present(&r), vec![0, 15]);
+    r.apply(&patch(1, 1, 0, 1, &[0b1000_0000, 0])).unwrap();
+    assert_eq!(present(&r), vec![15]);
+    // A 1-bit patch too short for the table is incomplete.
+    let mut r = QrpReceiver::new();
+    r.apply(&reset).unwrap();
+    assert_eq!(r.apply(&patch(1, 1, 0, 1, &[0])), Err(QrpError::Incomplete));
+    // 3 bits per entry is nobody's format.
+    let mut r = QrpReceiver::new();
+    r.apply(&reset).unwrap();
+    assert!(matches!(
+        r.apply(&patch(1, 1, 0, 3, &[0; 6])),
+        Err(QrpError::Unsupported(_))
+    ));
+}
+
+#[test]
 fn spec_appendix_b_examples() {
     // RESET {tableSize: 8, Infinity: 7}, byte for byte.
     let reset = RouteTableUpdate::decode(&[0, 8, 0, 0, 0, 7]).unwrap();
@@ -136,7 +173,7 @@ fn leaf_table_round_trip_through_reset_and_compressed_patches() {
 fn oversized_tables_are_folded() {
     // A 2^22-slot table with one keyword, sent uncompressed in 8-bit entries.
     let slots = 1usize << 22;
-    let slot = hash(b"sintel", 22) as usize;
+    let slot = hash("sintel", 22) as usize;
     let mut raw = vec![0u8; slots];
     raw[slot] = 0xFF;
     let mut r = QrpReceiver::new();
@@ -179,7 +216,7 @@ fn broken_updates_are_errors() {
         Err(QrpError::Sequence { .. })
     ));
     assert!(matches!(
-        r.apply(&patch(1, 1, 0, 2, &[0; 2])),
+        r.apply(&patch(1, 1, 0, 5, &[0; 2])),
         Err(QrpError::Unsupported(_))
     ));
     assert!(matches!(

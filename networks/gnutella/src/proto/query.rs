@@ -1,7 +1,11 @@
 //! Query (0x80): `flags(2, BIG-endian) search text NUL extension area`.
 //!
 //! The first two bytes were once a minimum speed; today bit 15 marks them as
-//! flags and gtk-gnutella silently drops a query without it as "ancient". The
+//! flags. Like gtk-gnutella 1.2 (`search_request_get_flags` in
+//! `src/core/search.c`), a field of 0 is an "ancient" query, dropped; a
+//! non-zero field without bit 15 is an old minimum speed, ignored (the query
+//! is kept, with no flags); a field written little-endian by mistake is read
+//! the right way round when that makes sense. The
 //! extension area runs to the end of the payload and holds `urn:sha1:` URNs
 //! and GGEP blocks separated by 0x1C (see [`super::extensions`]).
 
@@ -25,6 +29,10 @@ pub const FLAG_OOB: u16 = 0x0400;
 pub const DEFAULT_FLAGS: u16 = FLAG_MARK | FLAG_GGEP_H;
 /// Longest search text accepted (longer is refused; gtk-gnutella's own limit is similar).
 pub const MAX_TEXT: usize = 1024;
+/// Largest query payload we originate: gtk-gnutella drops longer queries
+/// instead of forwarding them (`search_queries_forward_size`, 256 bytes by
+/// default) and says Bye to a neighbour sending much longer ones.
+pub const MAX_SENT_PAYLOAD: usize = 256;
 /// The search text of a query for a URN only.
 pub const URN_ONLY_TEXT: &str = "\\";
 
@@ -40,11 +48,12 @@ pub struct Query {
 }
 
 impl Query {
-    /// A keyword query with [`DEFAULT_FLAGS`].
+    /// A keyword query with [`DEFAULT_FLAGS`]; the text is cut (at a word
+    /// boundary when there is one) so the payload fits [`MAX_SENT_PAYLOAD`].
     pub fn keywords(text: &str) -> Query {
         Query {
             flags: DEFAULT_FLAGS,
-            text: text.to_string(),
+            text: fit_text(text, MAX_SENT_PAYLOAD - 3).to_string(),
             ext: ExtensionArea::default(),
         }
     }
@@ -61,14 +70,32 @@ impl Query {
         }
     }
 
-    /// True when bit 15 is clear: gtk-gnutella drops such queries, so do we.
+    /// True when the flags field is 0: gtk-gnutella drops such queries, so do we.
     pub fn is_ancient(&self) -> bool {
-        self.flags & FLAG_MARK == 0
+        self.flags == 0
+    }
+
+    /// The flags as gtk-gnutella reads them: the field when bit 15 is set;
+    /// the little-endian reading when that one has bit 15, GGEP `H` and
+    /// leaf-guided set (a servent known to write it the wrong way round);
+    /// otherwise the field is an old minimum speed and means [`FLAG_MARK`]
+    /// alone. 0 for an ancient query.
+    pub fn effective_flags(&self) -> u16 {
+        if self.flags & FLAG_MARK != 0 || self.flags == 0 {
+            return self.flags;
+        }
+        let swapped = self.flags.swap_bytes();
+        let wanted = FLAG_MARK | FLAG_GGEP_H | FLAG_LEAF_GUIDED;
+        if swapped & wanted == wanted {
+            swapped
+        } else {
+            FLAG_MARK
+        }
     }
 
     /// True when the querier says it is firewalled.
     pub fn is_firewalled(&self) -> bool {
-        !self.is_ancient() && self.flags & FLAG_FIREWALLED != 0
+        self.effective_flags() & FLAG_FIREWALLED != 0
     }
 
     /// Decodes a Query payload.
@@ -100,6 +127,23 @@ impl Query {
     }
 }
 
+/// The longest prefix of `text` of at most `max` bytes, ending at a word
+/// boundary when the cut falls inside a word that is not the first.
+fn fit_text(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = &text[..end];
+    match cut.rfind(' ') {
+        Some(space) if !text[end..].starts_with(' ') => cut[..space].trim_end(),
+        _ => cut.trim_end(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +160,29 @@ mod tests {
         assert!(!q.is_ancient());
         let ancient = Query::decode(b"\0\0old\0").unwrap();
         assert!(ancient.is_ancient() && !ancient.is_firewalled());
+    }
+
+    #[test]
+    fn flags_are_read_as_gtk_gnutella_reads_them() {
+        // An old minimum speed (bit 15 clear, not zero): kept, no flags.
+        let speed = Query::decode(b"\x00\x40old\0").unwrap();
+        assert!(!speed.is_ancient());
+        assert_eq!(speed.effective_flags(), FLAG_MARK);
+        assert!(
+            !speed.is_firewalled(),
+            "0x0040 is a speed, not the firewall bit"
+        );
+        // Written little-endian by mistake: mark, GGEP H, leaf-guided and
+        // firewalled, byte-swapped.
+        let flags = FLAG_MARK | FLAG_GGEP_H | FLAG_LEAF_GUIDED | FLAG_FIREWALLED;
+        let mut p = flags.to_le_bytes().to_vec();
+        p.extend_from_slice(b"swapped\0");
+        let le = Query::decode(&p).unwrap();
+        assert_eq!(le.effective_flags(), flags);
+        assert!(le.is_firewalled() && !le.is_ancient());
+        // Proper big-endian flags are taken as they are.
+        let q = Query::keywords("x");
+        assert_eq!(q.effective_flags(), DEFAULT_FLAGS);
     }
 
     #[test]
@@ -142,6 +209,18 @@ mod tests {
                 .urns,
             vec![urn]
         );
+    }
+
+    #[test]
+    fn long_keyword_queries_are_cut_to_what_gtk_gnutella_forwards() {
+        let long = "überlong ".repeat(60);
+        let q = Query::keywords(&long);
+        assert!(q.encode().len() <= MAX_SENT_PAYLOAD);
+        assert!(long.starts_with(&q.text));
+        assert!(q.text.ends_with("überlong"), "cut at a word boundary");
+        let one_word = "x".repeat(400);
+        assert_eq!(Query::keywords(&one_word).text.len(), MAX_SENT_PAYLOAD - 3);
+        assert_eq!(Query::keywords("short one").text, "short one");
     }
 
     #[test]

@@ -25,6 +25,13 @@ const QHD_SPEED: u8 = 0x10;
 const QHD_GGEP: u8 = 0x20;
 /// Longest file name accepted in a result.
 pub const MAX_NAME: usize = 1024;
+/// Most results we put in one hit (gtk-gnutella's `QHIT_MAX_RESULTS`:
+/// LimeWire mishandles more).
+pub const MAX_RESULTS_PER_HIT: usize = 10;
+/// Once the results of a hit take this many bytes, further results go into
+/// another hit (gtk-gnutella's `QHIT_SIZE_THRESHOLD`), so hits stay far below
+/// what relays drop as too large.
+pub const HIT_FLUSH_SIZE: usize = 2016;
 
 /// One file in a hit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +97,58 @@ fn lf_size(ext: &mut ExtensionArea) -> Option<u64> {
     Some(size)
 }
 
+impl HitResult {
+    /// Appends the result's wire bytes.
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.index.to_le_bytes());
+        let mut ext = self.ext.clone();
+        let size32 = match u32::try_from(self.size) {
+            Ok(s) if s != u32::MAX => s,
+            _ => {
+                let le = self.size.to_le_bytes();
+                let used = 8 - (self.size.leading_zeros() as usize / 8);
+                ext.ggep.retain(|e| e.id != "LF");
+                ext.ggep.push(Extension::new("LF", &le[..used]));
+                u32::MAX
+            }
+        };
+        out.extend_from_slice(&size32.to_le_bytes());
+        out.extend(self.name.bytes().filter(|&b| b != 0));
+        out.push(0);
+        out.extend(ext.encode(true));
+        out.push(0);
+    }
+
+    /// Bytes the result takes in a hit.
+    pub fn wire_len(&self) -> usize {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out.len()
+    }
+}
+
+/// Splits results into the groups we send as separate hits: at most
+/// [`MAX_RESULTS_PER_HIT`] each, a group closed once its results reach
+/// [`HIT_FLUSH_SIZE`] bytes (as gtk-gnutella does).
+pub fn split_results(results: Vec<HitResult>) -> Vec<Vec<HitResult>> {
+    let mut groups: Vec<Vec<HitResult>> = Vec::new();
+    let mut bytes = 0;
+    for r in results {
+        let full = groups
+            .last()
+            .is_none_or(|g| g.len() >= MAX_RESULTS_PER_HIT || bytes >= HIT_FLUSH_SIZE);
+        if full {
+            groups.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += r.wire_len();
+        if let Some(g) = groups.last_mut() {
+            g.push(r);
+        }
+    }
+    groups
+}
+
 impl QueryHit {
     /// Decodes a Query Hit payload.
     pub fn decode(payload: &[u8]) -> Result<QueryHit, DecodeError> {
@@ -145,23 +204,7 @@ impl QueryHit {
         out.extend_from_slice(&self.addr.ip().octets());
         out.extend_from_slice(&self.speed.to_le_bytes());
         for res in results {
-            out.extend_from_slice(&res.index.to_le_bytes());
-            let mut ext = res.ext.clone();
-            let size32 = match u32::try_from(res.size) {
-                Ok(s) if s != u32::MAX => s,
-                _ => {
-                    let le = res.size.to_le_bytes();
-                    let used = 8 - (res.size.leading_zeros() as usize / 8);
-                    ext.ggep.retain(|e| e.id != "LF");
-                    ext.ggep.push(Extension::new("LF", &le[..used]));
-                    u32::MAX
-                }
-            };
-            out.extend_from_slice(&size32.to_le_bytes());
-            out.extend(res.name.bytes().filter(|&b| b != 0));
-            out.push(0);
-            out.extend(ext.encode(true));
-            out.push(0);
+            res.encode_into(&mut out);
         }
         if let Some(t) = &self.trailer {
             encode_trailer(t, &mut out);
@@ -306,6 +349,35 @@ mod tests {
         let mut one = b.clone();
         one[0] = 1;
         assert!(QueryHit::decode(&one).is_err(), "declared result missing");
+    }
+
+    #[test]
+    fn results_are_split_like_gtk_gnutella_hits() {
+        let result = |i: u32, name_len: usize| HitResult {
+            index: i,
+            size: 1,
+            name: "n".repeat(name_len),
+            ext: ExtensionArea {
+                urns: vec![Sha1Urn([i as u8; 20])],
+                ..Default::default()
+            },
+        };
+        // 25 small results: 10 + 10 + 5.
+        let groups = split_results((0..25).map(|i| result(i, 10)).collect());
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 5]);
+        // Long names: a group closes once it passes the flush size.
+        let groups = split_results((0..6).map(|i| result(i, 900)).collect());
+        assert!(groups.iter().all(|g| g.len() <= 3));
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 6);
+        assert!(split_results(Vec::new()).is_empty());
+        // Order is kept.
+        let flat: Vec<u32> = split_results((0..25).map(|i| result(i, 10)).collect())
+            .into_iter()
+            .flatten()
+            .map(|r| r.index)
+            .collect();
+        assert_eq!(flat, (0..25).collect::<Vec<_>>());
     }
 
     proptest! {

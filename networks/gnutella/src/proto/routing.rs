@@ -191,7 +191,9 @@ pub struct Neighbour<'a> {
     pub id: ConnId,
     /// The neighbour's role on this connection.
     pub role: Role,
-    /// For a leaf: its QRP table, once complete (`None`: send it nothing).
+    /// Its QRP table, once complete. For a leaf, `None` means: send it
+    /// nothing. For an ultrapeer (last-hop QRP), `None` means it sent no
+    /// table: send it everything.
     pub qrp: Option<&'a QrpTable>,
 }
 
@@ -201,7 +203,10 @@ pub struct Neighbour<'a> {
 /// but `from` while the TTL lasts (TTL - 1, hops + 1, only when the TTL
 /// received is above 1), and to each leaf but `from` whose QRP table matches
 /// the query whatever the TTL (the last hop to a leaf is QRP-guarded: the leaf
-/// gets TTL - 1, at least 1, and never forwards).
+/// gets TTL - 1, at least 1, and never forwards). A query that would reach an
+/// ultrapeer with TTL 1 (its last hop: that ultrapeer only answers and asks
+/// its leaves) goes to it only when the table it sent us matches, as
+/// gtk-gnutella's `qrt_build_query_target` does; without a table it gets it.
 pub fn flood_targets(
     our_role: Role,
     header: &Header,
@@ -222,7 +227,13 @@ pub fn flood_targets(
         .iter()
         .filter(|n| Route::Conn(n.id) != from)
         .filter_map(|n| match n.role {
-            Role::Ultrapeer => to_up.map(|h| (n.id, h)),
+            Role::Ultrapeer => to_up
+                .filter(|h| {
+                    h.ttl > 1
+                        || n.qrp
+                            .is_none_or(|t| t.matches(&query.text, &query.ext.urns))
+                })
+                .map(|h| (n.id, h)),
             Role::Leaf => n
                 .qrp
                 .filter(|t| t.matches(&query.text, &query.ext.urns))

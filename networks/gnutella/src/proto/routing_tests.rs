@@ -111,6 +111,66 @@ fn flood_rules() {
     assert!(flood_targets(Role::Leaf, &header(1, 3, 0), &q, Route::Conn(1), &n).is_empty());
 }
 
+#[test]
+fn last_hop_to_ultrapeers_is_qrp_guarded() {
+    let mut sintel = QrpTable::new(17);
+    sintel.add_file("sintel 2010.mkv", None);
+    let empty = QrpTable::new(17);
+    let n = [
+        // Sent a table with the file.
+        Neighbour {
+            id: 1,
+            role: Role::Ultrapeer,
+            qrp: Some(&sintel),
+        },
+        // Sent a table without it.
+        Neighbour {
+            id: 2,
+            role: Role::Ultrapeer,
+            qrp: Some(&empty),
+        },
+        // Sent no table: gets everything.
+        Neighbour {
+            id: 3,
+            role: Role::Ultrapeer,
+            qrp: None,
+        },
+    ];
+    let q = Query::keywords("sintel");
+    let ids = |ttl: u8, q: &Query| -> Vec<ConnId> {
+        flood_targets(Role::Ultrapeer, &header(1, ttl, 1), q, Route::Local, &n)
+            .iter()
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    // Arriving with TTL 2 there: not the last hop, every ultrapeer.
+    assert_eq!(ids(3, &q), vec![1, 2, 3]);
+    // Arriving with TTL 1: only where the table matches, or no table.
+    assert_eq!(ids(2, &q), vec![1, 3]);
+    assert_eq!(ids(2, &Query::keywords("windows")), vec![3]);
+    // URN queries are routed by their URN.
+    let urn = crate::proto::huge::Sha1Urn([9; 20]);
+    let mut with_urn = QrpTable::new(17);
+    with_urn.add_file("x", Some(&urn));
+    let n2 = [Neighbour {
+        id: 5,
+        role: Role::Ultrapeer,
+        qrp: Some(&with_urn),
+    }];
+    let by_urn = Query::by_urn(urn);
+    assert_eq!(
+        flood_targets(
+            Role::Ultrapeer,
+            &header(1, 2, 1),
+            &by_urn,
+            Route::Local,
+            &n2
+        )
+        .len(),
+        1
+    );
+}
+
 struct Node {
     role: Role,
     router: Router,

@@ -36,6 +36,8 @@ pub fn config(mode: Mode, peers: Vec<String>) -> GnutellaConfig {
         max_ultrapeers: 2,
         firewalled: false,
         deflate: true,
+        ultrapeer_qrp: true,
+        qrp_refresh: Duration::from_secs(1),
     }
 }
 
@@ -45,7 +47,12 @@ pub async fn start(cfg: GnutellaConfig, limits: Limits) -> Node {
 
 /// Like [`start`], keeping a handle on the limits to change them later.
 pub async fn start_shared(cfg: GnutellaConfig, limits: Arc<Limits>) -> Node {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(cfg, limits, tempfile::tempdir().unwrap()).await
+}
+
+/// Like [`start_shared`] with a given data dir (e.g. a stopped node's, to
+/// restart it).
+pub async fn start_in(cfg: GnutellaConfig, limits: Arc<Limits>, dir: tempfile::TempDir) -> Node {
     let net = GnutellaNetwork::new(cfg);
     assert_eq!(net.name(), "gnutella");
     let mut h = Harness::start(&net, limits, dir.path());
