@@ -532,3 +532,22 @@ fn a_magnet_without_metadata_shows_an_unknown_size() {
     assert!(!row.contains("0 B"), "{row}");
     assert_shows(&s, &["· ? · received"]);
 }
+
+#[test]
+fn a_tracker_row_shows_its_url_and_counts() {
+    let mut app = app_at(LARGE, '4', "");
+    let snap = &mut app.snapshot;
+    let mut bt = snap.networks[0].clone();
+    bt.name = "bittorrent".into();
+    bt.servers = vec![swarmux_net::ServerInfo {
+        addr: "http://127.0.0.1:36969/announce".into(),
+        name: "tracker".into(),
+        state: "ok".into(),
+        users: 3,
+        message: "2 seeds, 1 leecher, 12 downloads, next announce in 30 min".into(),
+        ..Default::default()
+    }];
+    snap.networks.push(bt);
+    let s = screen(&app);
+    assert_shows(&s, &["http://127.0.0.1:36969 ", "2 seeds, 1 leecher"]);
+}

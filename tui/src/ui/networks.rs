@@ -8,6 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
+use swarmux_net::ServerInfo;
 
 /// Draws the pane.
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -91,13 +92,19 @@ fn render_servers(app: &App, frame: &mut Frame, area: Rect) {
     }
     let wide = area.width >= 100;
     let several = app.snapshot.networks.len() > 1;
+    // Columns as wide as their content (up to a cap); the message (the name
+    // on a narrow screen) takes the rest.
+    let fit = |head: &str, cap: usize, cell: &dyn Fn(&ServerInfo) -> usize| {
+        let longest = servers.iter().map(|(_, s)| cell(s)).max().unwrap_or(0);
+        Constraint::Length(longest.max(head.len()).min(cap) as u16)
+    };
     let rows = servers.iter().map(|(network, s)| {
         let mut cells = Vec::new();
         if several {
             cells.push(Cell::from(network.to_string()));
         }
         cells.extend([
-            Cell::from(s.addr.clone()),
+            Cell::from(short_addr(&s.addr)),
             Cell::from(s.name.clone()),
             Cell::from(s.state.clone()).style(link_style(&s.state)),
             Cell::from(s.identity.clone()),
@@ -116,15 +123,24 @@ fn render_servers(app: &App, frame: &mut Frame, area: Rect) {
         head.push("network");
     }
     widths.extend([
-        Constraint::Length(21),
-        Constraint::Fill(1),
-        Constraint::Length(12),
-        Constraint::Length(16),
-        Constraint::Length(8),
+        fit("address", if wide { 40 } else { 21 }, &|s| {
+            short_addr(&s.addr).len()
+        }),
+        if wide {
+            fit("name", 20, &|s| s.name.chars().count())
+        } else {
+            Constraint::Fill(1)
+        },
+        fit("state", 16, &|s| s.state.chars().count()),
+        fit("identity", 16, &|s| s.identity.len()),
+        fit("users", 8, &|s| s.users.to_string().len()),
     ]);
     head.extend(["address", "name", "state", "identity", "users"]);
     if wide {
-        widths.extend([Constraint::Length(9), Constraint::Fill(1)]);
+        widths.extend([
+            fit("files", 9, &|s| s.files.to_string().len()),
+            Constraint::Fill(1),
+        ]);
         head.extend(["files", "message"]);
     }
     let table = Table::new(rows, widths)
@@ -135,4 +151,13 @@ fn render_servers(app: &App, frame: &mut Frame, area: Rect) {
         .with_offset(app.ui.networks.offset)
         .with_selected(app.ui.networks.index);
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// A tracker URL without its usual `/announce` ending (the rest, scheme
+/// and passkey included, stays).
+fn short_addr(addr: &str) -> &str {
+    match addr.strip_suffix("/announce") {
+        Some(rest) if rest.contains("://") => rest,
+        _ => addr,
+    }
 }
