@@ -159,7 +159,8 @@ pub struct GnutellaSettings {
     pub peers: Vec<String>,
     /// As an ultrapeer: most leaves.
     pub max_leaves: usize,
-    /// Most ultrapeer neighbours.
+    /// As a leaf: ultrapeers to keep. An ultrapeer dials some itself and
+    /// accepts up to 32 (the `X-Degree` it announces).
     pub max_ultrapeers: usize,
 }
 

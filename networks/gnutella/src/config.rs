@@ -38,9 +38,14 @@ pub struct GnutellaConfig {
     pub peers: Vec<String>,
     /// As an ultrapeer: most leaves (more are refused with 503).
     pub max_leaves: usize,
-    /// Most ultrapeer neighbours; a node keeps connecting from its host cache
-    /// until it has this many (a leaf) or half of them (an ultrapeer).
+    /// Ultrapeer links a node dials for: a leaf keeps connecting from its
+    /// host cache until it has this many (and takes no more), an ultrapeer
+    /// until it has half of them.
     pub max_ultrapeers: usize,
+    /// As an ultrapeer: most ultrapeer neighbours (dialed or accepted), and
+    /// the `X-Degree` announced. gtk-gnutella's leaves want at least 16;
+    /// gtk-gnutella itself keeps 32.
+    pub ultrapeer_degree: usize,
     /// Test knob for a node that cannot accept connections: every incoming
     /// TCP connection is closed at once, the node says so in its query hits
     /// and queries, and uploads only through Push/GIV.
@@ -65,6 +70,7 @@ impl Default for GnutellaConfig {
             peers: Vec::new(),
             max_leaves: 32,
             max_ultrapeers: 4,
+            ultrapeer_degree: 32,
             firewalled: false,
             deflate: true,
             ultrapeer_qrp: true,

@@ -16,23 +16,7 @@ use tokio::net::TcpStream;
 
 /// Connects as an uncompressed ultrapeer and completes the handshake.
 async fn hostile(addr: &str) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GNUTELLA CONNECT/0.6\r\nUser-Agent: hostile/1.0\r\nX-Ultrapeer: True\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).await.unwrap(), 1, "closed in the handshake");
-        head.push(b[0]);
-    }
-    assert!(
-        head.starts_with(b"GNUTELLA/0.6 200"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    s.write_all(b"GNUTELLA/0.6 200 OK\r\n\r\n").await.unwrap();
-    s
+    connect_as_ultrapeer(addr, "hostile/1.0").await
 }
 
 /// True when the node closes the link within a few seconds (reading and

@@ -37,6 +37,7 @@ async fn run(ultrapeer_qrp: bool) -> Run {
         let mut cfg = config(Mode::Ultrapeer, peers);
         // Just the links above: nobody dials more from its host cache.
         cfg.max_ultrapeers = if i == 3 { 8 } else { 2 };
+        cfg.ultrapeer_degree = cfg.max_ultrapeers;
         cfg.ultrapeer_qrp = ultrapeer_qrp;
         nodes.push(start(cfg, Limits::new(0, 0, 4)).await);
     }

@@ -5,10 +5,8 @@
 mod common;
 
 use common::*;
-use swarmux_gnutella::magnet::{Magnet, Source};
-use swarmux_gnutella::proto::huge::Sha1Urn;
 use swarmux_gnutella::Mode;
-use swarmux_net::{ContentHash, DownloadSpec, Limits, NetCommand, NetEvent};
+use swarmux_net::{Limits, NetCommand, NetEvent};
 
 /// The sharer's upload limit.
 const LIMIT: u64 = 512 * 1024;
@@ -21,27 +19,10 @@ async fn download_and_upload_rates_are_measured() {
     let f = shared_file(src.dir.path(), "rated.bin", &data);
     src.share(vec![f.clone()]);
     let mut dl = start(config(Mode::Leaf, vec![]), Limits::new(0, 0, 4)).await;
-    let link = Magnet {
-        urn: Sha1Urn(f.sha1),
-        name: f.name.clone(),
-        size: f.size,
-        sources: vec![Source::direct(src.addr.parse().unwrap())],
-    }
-    .to_link();
     let dir = tempfile::tempdir().unwrap();
-    let temp = dir.path().join("rated.part");
-    dl.cmd
-        .send(NetCommand::StartDownload(DownloadSpec {
-            id: 9,
-            name: f.name.clone(),
-            size: f.size,
-            hash: ContentHash::Sha1(f.sha1),
-            link,
-            temp_path: temp.clone(),
-            verified: vec![],
-            meta: None,
-        }))
-        .unwrap();
+    let spec = spec_from_direct_source(9, &f, &src.addr, dir.path());
+    let temp = spec.temp_path.clone();
+    dl.cmd.send(NetCommand::StartDownload(spec)).unwrap();
 
     let (rate, peer_rate) = dl
         .wait_for(15, |e| match e {

@@ -14,23 +14,11 @@ use swarmux_gnutella::proto::query_hit::QueryHit;
 use swarmux_gnutella::Mode;
 use swarmux_net::{Limits, NetCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Connects to `addr` as a plain ultrapeer, sends a query and returns the
 /// servent GUID of the hit that answers it.
 async fn servent_guid_in_hit(addr: &str, text: &str) -> Guid {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GNUTELLA CONNECT/0.6\r\nUser-Agent: probe/1.0\r\nX-Ultrapeer: True\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).await.unwrap(), 1, "closed in the handshake");
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"GNUTELLA/0.6 200"));
-    s.write_all(b"GNUTELLA/0.6 200 OK\r\n\r\n").await.unwrap();
+    let mut s = connect_as_ultrapeer(addr, "probe/1.0").await;
     let q = Message::Query(Query::keywords(text)).to_descriptor(Guid::random(), 3, 0);
     s.write_all(&q.encode()).await.unwrap();
     let mut dec = DescriptorDecoder::default();

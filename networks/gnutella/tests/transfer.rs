@@ -6,10 +6,8 @@ mod common;
 
 use common::*;
 use std::sync::Arc;
-use swarmux_gnutella::magnet::{Magnet, Source};
-use swarmux_gnutella::proto::huge::Sha1Urn;
 use swarmux_gnutella::Mode;
-use swarmux_net::{ContentHash, DownloadSpec, Limits, NetCommand, NetEvent};
+use swarmux_net::{DownloadSpec, Limits, NetCommand, NetEvent};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_source_then_download_from_link() {
@@ -19,25 +17,9 @@ async fn busy_source_then_download_from_link() {
     let f = shared_file(src.dir.path(), "linked.bin", &data);
     src.share(vec![f.clone()]);
     let mut dl = start(config(Mode::Leaf, vec![]), Limits::new(0, 0, 4)).await;
-    let link = Magnet {
-        urn: Sha1Urn(f.sha1),
-        name: f.name.clone(),
-        size: f.size,
-        sources: vec![Source::direct(src.addr.parse().unwrap())],
-    }
-    .to_link();
     let dir = tempfile::tempdir().unwrap();
-    let temp = dir.path().join("linked.part");
-    let spec = DownloadSpec {
-        id: 5,
-        name: f.name.clone(),
-        size: f.size,
-        hash: ContentHash::Sha1(f.sha1),
-        link,
-        temp_path: temp.clone(),
-        verified: vec![],
-        meta: None,
-    };
+    let spec = spec_from_direct_source(5, &f, &src.addr, dir.path());
+    let temp = spec.temp_path.clone();
     dl.cmd
         .send(NetCommand::StartDownload(spec.clone()))
         .unwrap();

@@ -72,6 +72,8 @@ pub struct Node {
     pinned: Vec<String>,
     pinned_retry: HashMap<String, Instant>,
     searches: Searches,
+    /// Dynamic queries running, by query GUID.
+    dqs: HashMap<Guid, dq::ActiveDq>,
     downloads: HashMap<DownloadId, DlHandle>,
     /// When each file was last queried for a download.
     requeries: UrnRequeries,
@@ -91,6 +93,9 @@ mod routing;
 
 #[path = "core_qrp.rs"]
 mod qrp;
+
+#[path = "core_dq.rs"]
+mod dq;
 
 impl Node {
     /// A node for `cfg`, its host cache in `hosts_path`.
@@ -123,6 +128,7 @@ impl Node {
             history: VecDeque::new(),
             pinned_retry: HashMap::new(),
             searches: Searches::default(),
+            dqs: HashMap::new(),
             downloads: HashMap::new(),
             requeries: UrnRequeries::default(),
             up_table_dirty: false,
@@ -149,11 +155,20 @@ impl Node {
         }
         let (leaves, ups) = self.role_counts();
         c.leaf_slots_free = leaves < self.cfg.max_leaves;
-        c.ultrapeer_slots_free = ups < self.cfg.max_ultrapeers;
+        c.ultrapeer_slots_free = ups < self.up_slots();
         c.try_ultrapeers = self.try_hosts();
-        c.degree = u32::try_from(self.cfg.max_ultrapeers).unwrap_or(u32::MAX);
+        c.degree = u32::try_from(self.cfg.ultrapeer_degree).unwrap_or(u32::MAX);
         c.ultrapeer_qrp = self.cfg.ultrapeer_qrp;
         c
+    }
+
+    /// Most ultrapeer neighbours in our role: a leaf's few, an ultrapeer's
+    /// degree.
+    fn up_slots(&self) -> usize {
+        match self.role {
+            Role::Leaf => self.cfg.max_ultrapeers,
+            Role::Ultrapeer => self.cfg.ultrapeer_degree,
+        }
     }
 
     /// Leaf and ultrapeer neighbours.
@@ -331,6 +346,7 @@ impl Node {
     fn forget(&mut self, id: ConnId) {
         if let Some(n) = self.neighbours.remove(&id) {
             self.router.forget_connection(id);
+            self.dq_forget_leaf(id);
             self.dirty = true;
             if n.peer_role() == Role::Leaf && n.qrp_in.table().is_some() {
                 self.up_table_dirty = true;
@@ -358,7 +374,7 @@ impl Node {
         let (leaves, ups) = self.role_counts();
         let full = match outcome.peer_role {
             Role::Leaf => leaves >= self.cfg.max_leaves,
-            Role::Ultrapeer => ups >= self.cfg.max_ultrapeers.max(1) && dialed.is_none(),
+            Role::Ultrapeer => ups >= self.up_slots().max(1) && dialed.is_none(),
         };
         if full {
             let _ = tx.try_send(super::env::ConnOut::Bye(503, "Too many connections".into()));
@@ -446,19 +462,22 @@ impl Node {
         }
     }
 
-    /// Sends a query we originate: to every ultrapeer neighbour, and as an
-    /// ultrapeer to the leaves whose QRP table matches. Returns its GUID.
-    fn send_query(&mut self, q: &Query) -> Guid {
+    /// Sends a query we originate (one of our searches when `search`): to
+    /// every ultrapeer neighbour, or as an ultrapeer to the leaves whose QRP
+    /// table matches and dynamically to the ultrapeers. Returns its GUID.
+    fn send_query(&mut self, q: &Query, search: bool) -> Guid {
         let mut q = q.clone();
         if self.env.firewalled {
             q.flags |= FLAG_FIREWALLED;
         }
+        let now = Instant::now();
         let d = Message::Query(q.clone()).to_descriptor(Guid::random(), QUERY_TTL, 0);
-        self.router.originate(&d.header, Instant::now());
+        self.router.originate(&d.header, now);
         let bytes = d.encode();
+        let dynamic = self.dq_room();
         for n in self.neighbours.values_mut() {
             let send = match n.peer_role() {
-                Role::Ultrapeer => true,
+                Role::Ultrapeer => !dynamic,
                 Role::Leaf => n
                     .qrp_in
                     .table()
@@ -467,6 +486,9 @@ impl Node {
             if send && n.send(bytes.clone()) {
                 n.counts.queries_out += 1;
             }
+        }
+        if dynamic {
+            self.start_dq(d.header, d.payload, &q, None, search, now);
         }
         d.header.guid
     }
@@ -479,7 +501,7 @@ impl Node {
                 .emit(NetEvent::SearchDone { search: req.id });
             return;
         }
-        let guid = self.send_query(&Query::keywords(&text));
+        let guid = self.send_query(&Query::keywords(&text), true);
         self.searches.add(guid, req, Instant::now());
     }
 
@@ -521,14 +543,16 @@ impl Node {
     /// recently for gtk-gnutella ultrapeers to pass it on again.
     fn query_urn(&mut self, urn: Sha1Urn) {
         if self.requeries.allow(urn, Instant::now()) {
-            self.send_query(&Query::by_urn(urn));
+            self.send_query(&Query::by_urn(urn), false);
         }
     }
 
     /// Once a second: search deadlines, keep-alives, connections, reports.
     pub fn tick(&mut self) {
         let now = Instant::now();
-        for id in self.searches.expire(now) {
+        self.drive_dqs(now);
+        let dqs = &self.dqs;
+        for id in self.searches.expire(now, |g| dqs.contains_key(g)) {
             self.env.events.emit(NetEvent::SearchDone { search: id });
         }
         if now >= self.next_ping {

@@ -152,7 +152,7 @@ impl Node {
             let data = [
                 UP_VERSION,
                 free(self.cfg.max_leaves, leaves),
-                free(self.cfg.max_ultrapeers, ups),
+                free(self.cfg.ultrapeer_degree, ups),
             ];
             own.ggep.push(Extension::new("UP", data));
         }
@@ -244,7 +244,16 @@ impl Node {
             })
             .collect();
         let targets = flood_targets(self.role, header, q, Route::Conn(id), &views);
+        // A leaf's query goes to our other leaves now and to the
+        // ultrapeers dynamically (while there is room for it).
+        let from_leaf = qrps.contains(&(id, Role::Leaf));
+        let dynamic = (from_leaf && self.dq_room())
+            .then(|| header.forwarded())
+            .flatten();
         for (cid, h) in targets {
+            if dynamic.is_some() && !qrps.contains(&(cid, Role::Leaf)) {
+                continue;
+            }
             let d = Descriptor {
                 header: h,
                 payload: payload.clone(),
@@ -254,6 +263,9 @@ impl Node {
                     n.counts.queries_out += 1;
                 }
             }
+        }
+        if let Some(h) = dynamic {
+            self.start_dq(h, payload, q, Some(id), false, now);
         }
     }
 
@@ -287,6 +299,7 @@ impl Node {
         if let Some(n) = self.neighbours.get_mut(&id) {
             n.counts.hits_in += 1;
         }
+        self.dq_results(&header.guid, hit.results.len());
         self.router.on_query_hit(hit.servent, Route::Conn(id), now);
         match self.router.reply_route(header.guid, TYPE_QUERY, now) {
             Some(Route::Local) => self.our_hit_arrived(header.guid, hit),

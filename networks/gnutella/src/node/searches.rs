@@ -11,14 +11,18 @@ use std::time::Duration;
 use std::time::Instant;
 use swarmux_net::{ContentHash, SearchHit, SearchId, SearchRequest};
 
-/// How long a search collects hits.
+/// How long a search collects hits, at least.
 pub const SEARCH_TIME: Duration = Duration::from_secs(15);
+/// How long a search may go on while its dynamic query still runs.
+pub const MAX_SEARCH_TIME: Duration = Duration::from_secs(120);
 /// Most hits reported per search.
 pub const MAX_HITS: usize = 500;
 
 struct Active {
     req: Arc<SearchRequest>,
     deadline: Instant,
+    /// The end, even while its dynamic query runs.
+    last: Instant,
     /// (file, source) pairs already reported.
     seen: HashSet<([u8; 20], std::net::SocketAddrV4)>,
 }
@@ -65,6 +69,7 @@ impl Searches {
             Active {
                 req,
                 deadline: now + SEARCH_TIME,
+                last: now + MAX_SEARCH_TIME,
                 seen: HashSet::new(),
             },
         );
@@ -123,11 +128,13 @@ impl Searches {
         before != self.by_guid.len()
     }
 
-    /// Removes searches past their deadline and returns their ids.
-    pub fn expire(&mut self, now: Instant) -> Vec<SearchId> {
+    /// Removes searches past their deadline and returns their ids; a search
+    /// whose query is still `busy` (queried dynamically) lasts up to
+    /// [`MAX_SEARCH_TIME`].
+    pub fn expire(&mut self, now: Instant, busy: impl Fn(&Guid) -> bool) -> Vec<SearchId> {
         let mut done = Vec::new();
-        self.by_guid.retain(|_, a| {
-            let live = a.deadline > now;
+        self.by_guid.retain(|guid, a| {
+            let live = a.deadline > now || (a.last > now && busy(guid));
             if !live {
                 done.push(a.req.id);
             }

@@ -23,7 +23,10 @@
 //! ultrapeer `X-Degree` (our ultrapeer slots; gtk-gnutella assumes 8 without
 //! it), `X-Max-TTL` (the most TTL we forward; 7 is assumed without it) and
 //! `X-Ultrapeer-Query-Routing: 0.1` (we exchange QRP tables between
-//! ultrapeers and use them for the last hop).
+//! ultrapeers and use them for the last hop) and `X-Dynamic-Querying: 0.1`
+//! (we query dynamically, [`super::dq`]). A gtk-gnutella leaf refuses an
+//! ultrapeer with an `X-Degree` below 16 or without `X-Dynamic-Querying`
+//! ("403 High Outdegree and Dynamic Querying Required").
 
 use super::descriptor::DEFAULT_MAX_TTL;
 use super::headers::{format_try_hosts, parse_try_hosts, Block, HeaderError, Headers, StartLine};
@@ -35,6 +38,11 @@ pub const VERSION: &str = "0.6";
 pub const QUERY_ROUTING_VERSION: &str = "0.2";
 /// The inter-ultrapeer QRP version we announce in `X-Ultrapeer-Query-Routing`.
 pub const ULTRAPEER_QUERY_ROUTING_VERSION: &str = "0.1";
+/// The dynamic querying version we announce in `X-Dynamic-Querying`.
+pub const DYNAMIC_QUERYING_VERSION: &str = "0.1";
+/// The least `X-Degree` a gtk-gnutella leaf accepts from an ultrapeer
+/// (twice its legacy degree of 8).
+pub const HIGH_DEGREE: u32 = 16;
 
 /// A node's role on one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +120,7 @@ impl HandshakeConfig {
             }
             h.push("X-Degree", self.degree.max(1).to_string());
             h.push("X-Max-TTL", DEFAULT_MAX_TTL.to_string());
+            h.push("X-Dynamic-Querying", DYNAMIC_QUERYING_VERSION);
         }
         h.push("GGEP", "0.5");
         h.push("Pong-Caching", "0.1");
@@ -161,6 +170,12 @@ pub struct Negotiated {
     /// The peer is an ultrapeer exchanging QRP tables with ultrapeers
     /// (`X-Ultrapeer-Query-Routing`).
     pub ultrapeer_qrp: bool,
+    /// The peer's `X-Degree` (1 to 1000), its ultrapeer slots.
+    pub degree: Option<u32>,
+    /// The peer's `X-Max-TTL` (1 to 255), the most TTL it takes.
+    pub max_ttl: Option<u8>,
+    /// The peer is an ultrapeer querying dynamically (`X-Dynamic-Querying`).
+    pub dynamic_querying: bool,
 }
 
 /// A refused handshake, to be shown to the user.
@@ -213,6 +228,9 @@ struct PeerInfo {
     our_ip_seen: Option<Ipv4Addr>,
     query_routing: Option<String>,
     ultrapeer_qrp: bool,
+    degree: Option<u32>,
+    max_ttl: Option<u8>,
+    dynamic_querying: bool,
     accepts_deflate: bool,
     sends_deflate: bool,
     ultrapeer_needed: Option<bool>,
@@ -235,6 +253,15 @@ impl PeerInfo {
             our_ip_seen: h.get("Remote-IP").and_then(|v| v.trim().parse().ok()),
             query_routing: h.get("X-Query-Routing").map(str::to_string),
             ultrapeer_qrp: h.get("X-Ultrapeer-Query-Routing").is_some(),
+            degree: h
+                .get("X-Degree")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|d| (1..=1000).contains(d)),
+            max_ttl: h
+                .get("X-Max-TTL")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|t| *t >= 1),
+            dynamic_querying: h.get("X-Dynamic-Querying").is_some(),
             accepts_deflate: h.lists("Accept-Encoding", "deflate"),
             sends_deflate: h.lists("Content-Encoding", "deflate"),
             ultrapeer_needed: h.is_true("X-Ultrapeer-Needed"),
@@ -263,6 +290,9 @@ impl PeerInfo {
             our_ip_seen: self.our_ip_seen,
             query_routing: self.query_routing,
             ultrapeer_qrp: self.ultrapeer_qrp && peer_role == Role::Ultrapeer,
+            degree: self.degree,
+            max_ttl: self.max_ttl,
+            dynamic_querying: self.dynamic_querying && peer_role == Role::Ultrapeer,
         }
     }
 }

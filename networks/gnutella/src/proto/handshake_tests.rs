@@ -240,3 +240,90 @@ proptest! {
         let _ = conn.feed(&a);
     }
 }
+
+#[test]
+fn ultrapeer_announces_dynamic_querying_and_reads_the_peers() {
+    let mut cfg = HandshakeConfig::new(Role::Ultrapeer);
+    cfg.degree = 32;
+    let (_, step1) = Connector::new(cfg.clone(), PEER);
+    let s = text(&step1);
+    assert!(s.contains("X-Dynamic-Querying: 0.1\r\n"), "{s}");
+    assert!(s.contains("X-Degree: 32\r\n"), "{s}");
+    // A leaf does not claim to query dynamically.
+    let (_, leaf1) = Connector::new(HandshakeConfig::new(Role::Leaf), PEER);
+    assert!(!text(&leaf1).contains("X-Dynamic-Querying"));
+    // Both sides read the other's degree, TTL limit and DQ support.
+    let (acc, conn) = pair(cfg.clone(), cfg);
+    let (Step::Done { outcome: a, .. }, Step::Done { outcome: c, .. }) = (acc, conn) else {
+        panic!()
+    };
+    for o in [a, c] {
+        assert_eq!(o.degree, Some(32));
+        assert_eq!(o.max_ttl, Some(7));
+        assert!(o.dynamic_querying);
+    }
+}
+
+#[test]
+fn odd_degree_and_ttl_values_are_ignored() {
+    for (degree, ttl) in [("0", "0"), ("1001", "256"), ("many", "-1")] {
+        let head = format!(
+            "GNUTELLA/0.6 200 OK\r\nX-Ultrapeer: True\r\nX-Degree: {degree}\r\nX-Max-TTL: {ttl}\r\n\r\n"
+        );
+        let (mut conn, _) = Connector::new(HandshakeConfig::new(Role::Leaf), PEER);
+        let Step::Done { outcome, .. } = conn.feed(head.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!((outcome.degree, outcome.max_ttl), (None, None));
+        assert!(!outcome.dynamic_querying);
+    }
+}
+
+/// What a gtk-gnutella 1.2 leaf checks in an ultrapeer's handshake
+/// (`src/core/nodes.c`: `node_process_handshake_header`,
+/// `node_can_accept_connection`, `node_finalize_3way`): the refusal it
+/// would send, or `None` when it accepts.
+fn gtk_leaf_verdict(h: &Headers) -> Option<&'static str> {
+    if h.is_true("X-Ultrapeer") != Some(true) {
+        return Some("204 Shielded leaf node");
+    }
+    if h.get("User-Agent").is_none() {
+        return Some("403 No vendor string supplied");
+    }
+    if !h.lists("Accept-Encoding", "deflate") {
+        return Some("403 Compressed connection preferred");
+    }
+    let degree: u32 = h.get("X-Degree").and_then(|v| v.parse().ok()).unwrap_or(8);
+    if degree < HIGH_DEGREE || h.get("X-Dynamic-Querying").is_none() {
+        return Some("403 High Outdegree and Dynamic Querying Required");
+    }
+    let qrp = h.get("X-Query-Routing").unwrap_or("0.1");
+    if !matches!(qrp, "0.1" | "0.2") {
+        return Some("505 Query Routing protocol not supported");
+    }
+    // An `Accept` header must list Gnutella; we send none.
+    if h.get("Accept").is_some() {
+        return Some("Accept header to check");
+    }
+    None
+}
+
+#[test]
+fn a_gtk_gnutella_leaf_accepts_our_ultrapeer() {
+    let mut cfg = HandshakeConfig::new(Role::Ultrapeer);
+    cfg.degree = 32;
+    let h = cfg.headers(Role::Ultrapeer, Some(PEER));
+    assert_eq!(gtk_leaf_verdict(&h), None, "{h:?}");
+    // What the audit saw before: our real slot count of 4 is too low.
+    cfg.degree = 4;
+    let h = cfg.headers(Role::Ultrapeer, Some(PEER));
+    assert_eq!(
+        gtk_leaf_verdict(&h),
+        Some("403 High Outdegree and Dynamic Querying Required")
+    );
+    // Pong-Caching, Bye-Packet and GGEP are announced too (gtk-gnutella
+    // treats a servent without Pong-Caching as an old one).
+    for name in ["Pong-Caching", "Bye-Packet", "GGEP", "X-Max-TTL"] {
+        assert!(h.get(name).is_some(), "{name} missing");
+    }
+}

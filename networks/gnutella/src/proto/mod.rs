@@ -8,6 +8,8 @@
 pub mod bye;
 /// The 23-byte descriptor header, the stream decoder and the TTL policy.
 pub mod descriptor;
+/// Dynamic querying: probe, then one ultrapeer at a time.
+pub mod dq;
 /// The 0x1C-separated extension area of queries and hit results.
 pub mod extensions;
 /// GGEP blocks (with COBS and deflate decoding).

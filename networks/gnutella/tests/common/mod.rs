@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use swarmux_gnutella::{GnutellaConfig, GnutellaNetwork, Mode};
 // Not every test binary uses `pseudo_random`.
+use swarmux_gnutella::magnet::{Magnet, Source};
+use swarmux_gnutella::proto::huge::Sha1Urn;
 #[allow(unused_imports)]
 pub use swarmux_net::testing::data as pseudo_random;
 use swarmux_net::testing::{search_request, share, Harness};
@@ -14,6 +16,8 @@ use swarmux_net::{
     ContentHash, DownloadSpec, Limits, NetCommand, NetEvent, Network, SearchHit, ServerInfo,
     SharedFile,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 pub struct Node {
@@ -34,6 +38,7 @@ pub fn config(mode: Mode, peers: Vec<String>) -> GnutellaConfig {
         peers,
         max_leaves: 32,
         max_ultrapeers: 2,
+        ultrapeer_degree: 32,
         firewalled: false,
         deflate: true,
         ultrapeer_qrp: true,
@@ -198,4 +203,48 @@ pub fn duplicates(node: &Node) -> u64 {
 
 pub fn is_sha1(h: &ContentHash) -> bool {
     matches!(h, ContentHash::Sha1(_))
+}
+
+/// Connects to `addr` as a plain, uncompressed ultrapeer named `agent`,
+/// checks the node accepts (200) and completes the handshake.
+pub async fn connect_as_ultrapeer(addr: &str, agent: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let hello = format!("GNUTELLA CONNECT/0.6\r\nUser-Agent: {agent}\r\nX-Ultrapeer: True\r\n\r\n");
+    s.write_all(hello.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut b).await.unwrap(), 1, "closed in the handshake");
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"GNUTELLA/0.6 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s.write_all(b"GNUTELLA/0.6 200 OK\r\n\r\n").await.unwrap();
+    s
+}
+
+/// A download spec (id `id`, into `dir`) for `f` from a magnet link whose
+/// only source is the node at `source`.
+pub fn spec_from_direct_source(id: u64, f: &SharedFile, source: &str, dir: &Path) -> DownloadSpec {
+    let link = Magnet {
+        urn: Sha1Urn(f.sha1),
+        name: f.name.clone(),
+        size: f.size,
+        sources: vec![Source::direct(source.parse().unwrap())],
+    }
+    .to_link();
+    let stem = f.name.rsplit_once('.').map_or(f.name.as_str(), |(s, _)| s);
+    DownloadSpec {
+        id,
+        name: f.name.clone(),
+        size: f.size,
+        hash: ContentHash::Sha1(f.sha1),
+        link,
+        temp_path: dir.join(format!("{stem}.part")),
+        verified: vec![],
+        meta: None,
+    }
 }
