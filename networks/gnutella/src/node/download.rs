@@ -14,6 +14,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use swarmux_net::message::LogLevel;
 use swarmux_net::{DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -25,6 +26,8 @@ pub const MAX_ACTIVE: usize = 4;
 pub const MAX_SOURCES: usize = 64;
 /// A source failing this many times in a row is dropped.
 const MAX_FAILS: u32 = 5;
+/// Whole-file checks that may fail before the download gives up.
+const MAX_CORRUPT_ROUNDS: u32 = 4;
 /// How often a download without a working source asks the network again.
 const REQUERY: Duration = super::requery::REQUERY_AFTER;
 
@@ -42,8 +45,6 @@ pub struct DlState {
     pub peer_meters: HashMap<String, RateMeter>,
     /// Sources learned from `X-Alt` answers.
     pub alt: Vec<Source>,
-    /// Sources that supplied data (blamed if the file does not verify).
-    pub contributors: Vec<String>,
 }
 
 /// A download as its workers see it.
@@ -182,6 +183,7 @@ async fn run(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut next_query = Instant::now() + REQUERY;
     let mut corrupt_rounds = 0;
+    let mut recovery: Option<Recovery> = None;
     loop {
         tokio::select! {
             Some(new) = rx.recv() => {
@@ -215,21 +217,33 @@ async fn run(
                     slots.iter_mut().for_each(|s| s.running = false);
                     match verify(&spec.temp_path, urn).await {
                         Ok(true) => {
+                            if let Some(r) = recovery.take() {
+                                env.events.log(LogLevel::Warn, r.verdict(&spec.name));
+                            }
                             env.events.emit(NetEvent::Completed { id });
                             return;
                         }
                         Ok(false) => {
                             corrupt_rounds += 1;
-                            let blamed = {
+                            let (reset, blamed) = {
                                 let mut st = lock(&dl.state);
-                                st.parts.reset();
-                                std::mem::take(&mut st.contributors)
+                                after_mismatch(&mut st.parts, &mut recovery)
                             };
-                            for part in 0..parts_total {
+                            for &part in &reset {
                                 env.events.emit(NetEvent::PartCorrupt { id, part, blamed: blamed.clone() });
                             }
+                            if !blamed.is_empty() {
+                                env.events.log(
+                                    LogLevel::Warn,
+                                    format!(
+                                        "gnutella: {}: {} sent data that did not match {urn}; dropped",
+                                        spec.name,
+                                        blamed.join(", ")
+                                    ),
+                                );
+                            }
                             slots.retain(|s| !blamed.contains(&s.src.addr.to_string()));
-                            if corrupt_rounds >= 2 || slots.is_empty() {
+                            if corrupt_rounds >= MAX_CORRUPT_ROUNDS || slots.is_empty() {
                                 env.events.emit(NetEvent::Failed {
                                     id,
                                     reason: format!("the data does not match {urn}"),
@@ -243,12 +257,19 @@ async fn run(
                         }
                     }
                 }
+                // The trusted source is gone: back to every source.
+                if let Some(r) = &recovery {
+                    if !slots.iter().any(|s| s.src.addr.to_string() == r.trusted && s.fails < MAX_FAILS) {
+                        recovery = None;
+                    }
+                }
                 let mut active = slots.iter().filter(|s| s.running).count();
                 for (i, slot) in slots.iter_mut().enumerate() {
                     if active >= MAX_ACTIVE || lock(&dl.state).parts.nothing_to_claim() {
                         break;
                     }
-                    if !slot.running && slot.retry_at <= now {
+                    let allowed = recovery.as_ref().is_none_or(|r| r.trusted == slot.src.addr.to_string());
+                    if !slot.running && slot.retry_at <= now && allowed {
                         slot.running = true;
                         active += 1;
                         let (env, dl, src) = (env.clone(), dl.clone(), slot.src);
@@ -271,6 +292,60 @@ async fn run(
                 };
                 env.events.emit(NetEvent::Progress { id, stats });
             }
+        }
+    }
+}
+
+/// After a failed whole-file check with data from several sources: the one
+/// that sent the most is trusted alone, its parts kept, the rest fetched
+/// again from it.
+struct Recovery {
+    trusted: String,
+    /// The other sources whose parts were dropped.
+    suspects: Vec<String>,
+}
+
+impl Recovery {
+    /// The log line once the file verified.
+    fn verdict(&self, name: &str) -> String {
+        format!(
+            "gnutella: {name}: verified with the data of {} alone; {} sent data that did not match",
+            self.trusted,
+            self.suspects.join(", ")
+        )
+    }
+}
+
+/// Decides what a failed whole-file check costs: returns the parts to fetch
+/// again and the sources to drop.
+/// - One source sent everything (or the trusted one failed): it is dropped,
+///   every part fetched again.
+/// - Several sent parts (parts kept from an earlier run count as one more):
+///   the main one is trusted alone (see [`Recovery`]).
+fn after_mismatch(
+    parts: &mut PartTable,
+    recovery: &mut Option<Recovery>,
+) -> (Vec<usize>, Vec<String>) {
+    let all: Vec<usize> = (0..parts.len()).collect();
+    if let Some(r) = recovery.take() {
+        parts.reset();
+        return (all, vec![r.trusted]);
+    }
+    let sources = parts.sources();
+    let origins = sources.len() + usize::from(parts.has_unowned_done());
+    match parts.main_source().filter(|_| origins > 1) {
+        Some(trusted) => {
+            let reset = parts.keep_only_from(&trusted);
+            let mut suspects: Vec<String> = sources.into_iter().filter(|s| *s != trusted).collect();
+            if origins > suspects.len() + 1 {
+                suspects.push("an earlier run".into());
+            }
+            *recovery = Some(Recovery { trusted, suspects });
+            (reset, Vec::new())
+        }
+        None => {
+            parts.reset();
+            (all, sources)
         }
     }
 }
@@ -353,4 +428,49 @@ async fn verify(path: &std::path::Path, urn: Sha1Urn) -> std::io::Result<bool> {
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::parts::PART_SIZE;
+
+    #[test]
+    fn a_mismatch_trusts_the_main_source_then_drops_it_if_it_fails() {
+        let mut parts = PartTable::new(3 * PART_SIZE, &[]);
+        parts.covered(0, 2 * PART_SIZE, "a:1");
+        parts.covered(2 * PART_SIZE, 3 * PART_SIZE, "b:2");
+        let mut recovery = None;
+        let (reset, blamed) = after_mismatch(&mut parts, &mut recovery);
+        assert_eq!((reset, blamed), (vec![2], vec![]));
+        let r = recovery.as_ref().unwrap();
+        assert_eq!(
+            (r.trusted.as_str(), r.suspects.clone()),
+            ("a:1", vec!["b:2".to_string()])
+        );
+        assert!(r
+            .verdict("f.bin")
+            .contains("verified with the data of a:1 alone; b:2 sent"));
+        // The trusted source's file fails too: it goes, everything is fetched again.
+        parts.covered(2 * PART_SIZE, 3 * PART_SIZE, "a:1");
+        let (reset, blamed) = after_mismatch(&mut parts, &mut recovery);
+        assert_eq!((reset, blamed), (vec![0, 1, 2], vec!["a:1".to_string()]));
+        assert!(recovery.is_none() && parts.done_bytes() == 0);
+    }
+
+    #[test]
+    fn a_lone_source_is_dropped_but_an_earlier_run_is_a_suspect() {
+        let mut parts = PartTable::new(2 * PART_SIZE, &[]);
+        parts.covered(0, 2 * PART_SIZE, "a:1");
+        let mut recovery = None;
+        let (_, blamed) = after_mismatch(&mut parts, &mut recovery);
+        assert_eq!(blamed, ["a:1"]);
+        assert!(recovery.is_none());
+
+        let mut parts = PartTable::new(2 * PART_SIZE, &[true]);
+        parts.covered(PART_SIZE, 2 * PART_SIZE, "a:1");
+        let (reset, blamed) = after_mismatch(&mut parts, &mut recovery);
+        assert_eq!((reset, blamed), (vec![0], vec![]));
+        assert_eq!(recovery.unwrap().suspects, ["an earlier run"]);
+    }
 }

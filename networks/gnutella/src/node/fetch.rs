@@ -141,11 +141,8 @@ async fn session(
         {
             let mut st = lock(&dl.state);
             if let Some((a, b)) = covered {
-                let done = st.parts.covered(a, b);
+                let done = st.parts.covered(a, b, key);
                 st.new_done.extend(done);
-                if !st.contributors.contains(&key.to_string()) {
-                    st.contributors.push(key.to_string());
-                }
             }
             st.parts.release(part);
             for addr in resp_alts(&resp) {

@@ -2,7 +2,9 @@
 //!
 //! Gnutella names a file only by its whole SHA-1, so a part is "verified"
 //! when it arrived completely as the answer to the range we asked for; the
-//! whole file is checked against its `urn:sha1` once every part is in.
+//! whole file is checked against its `urn:sha1` once every part is in. Each
+//! part remembers its source, so that after a failed check the parts of one
+//! source can be kept and the rest fetched again from it alone.
 
 /// The part size we report to the engine.
 pub const PART_SIZE: u64 = 1 << 20;
@@ -21,6 +23,8 @@ pub enum PartState {
 pub struct PartTable {
     size: u64,
     states: Vec<PartState>,
+    /// The source of each done part (`None`: from an earlier run).
+    owners: Vec<Option<String>>,
 }
 
 /// Number of parts of a file of `size` bytes.
@@ -46,7 +50,11 @@ impl PartTable {
                 }
             })
             .collect();
-        PartTable { size, states }
+        PartTable {
+            size,
+            states,
+            owners: vec![None; part_count(size)],
+        }
     }
 
     /// Number of parts.
@@ -81,15 +89,61 @@ impl PartTable {
         }
     }
 
-    /// Marks done every part lying wholly inside `[start, end)`; returns the
-    /// parts that were not done before.
-    pub fn covered(&mut self, start: u64, end: u64) -> Vec<usize> {
+    /// Marks done every part lying wholly inside `[start, end)`, as sent by
+    /// source `by`; returns the parts that were not done before.
+    pub fn covered(&mut self, start: u64, end: u64, by: &str) -> Vec<usize> {
         let mut out = Vec::new();
         for i in 0..self.states.len() {
             let (a, b) = self.range(i);
             if a >= start && b <= end && self.states[i] != PartState::Done {
                 self.states[i] = PartState::Done;
+                self.owners[i] = Some(by.to_string());
                 out.push(i);
+            }
+        }
+        out
+    }
+
+    /// The sources of the done parts.
+    pub fn sources(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.owners.iter().flatten().cloned().collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// True when some done part has no known source (it is from an earlier run).
+    pub fn has_unowned_done(&self) -> bool {
+        (0..self.states.len())
+            .any(|i| self.states[i] == PartState::Done && self.owners[i].is_none())
+    }
+
+    /// The source that sent the most done parts, if any did.
+    pub fn main_source(&self) -> Option<String> {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for o in self.owners.iter().flatten() {
+            match counts.iter_mut().find(|(k, _)| k == o) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((o, 1)),
+            }
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(k, _)| k.to_string())
+    }
+
+    /// Keeps the done parts that `source` sent and forgets every other one;
+    /// returns the parts forgotten.
+    pub fn keep_only_from(&mut self, source: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        for i in 0..self.states.len() {
+            if self.owners[i].as_deref() != Some(source) {
+                if self.states[i] == PartState::Done {
+                    out.push(i);
+                }
+                self.states[i] = PartState::Missing;
+                self.owners[i] = None;
             }
         }
         out
@@ -119,6 +173,7 @@ impl PartTable {
     /// Forgets everything (the whole file failed verification).
     pub fn reset(&mut self) {
         self.states.fill(PartState::Missing);
+        self.owners.fill(None);
     }
 }
 
@@ -136,13 +191,33 @@ mod tests {
         assert_eq!(t.claim(), Some(2));
         assert_eq!(t.claim(), None);
         t.release(2);
-        assert_eq!(t.covered(0, PART_SIZE), vec![0]);
+        assert_eq!(t.covered(0, PART_SIZE, "a"), vec![0]);
         assert!(!t.complete());
-        assert_eq!(t.covered(0, size), vec![2]);
+        assert_eq!(t.covered(0, size, "b"), vec![2]);
         assert!(t.complete());
         assert_eq!(t.done_bytes(), size);
         t.reset();
         assert_eq!(t.done_bytes(), 0);
         assert!(PartTable::new(0, &[]).complete());
+    }
+
+    #[test]
+    fn keeping_the_parts_of_one_source() {
+        let mut t = PartTable::new(4 * PART_SIZE, &[true]);
+        t.covered(PART_SIZE, 3 * PART_SIZE, "good");
+        t.covered(3 * PART_SIZE, 4 * PART_SIZE, "bad");
+        assert!(t.complete());
+        assert_eq!(t.main_source().as_deref(), Some("good"));
+        assert_eq!(t.sources(), ["bad", "good"]);
+        assert!(t.has_unowned_done());
+        // Part 0 came from an earlier run: not trusted either.
+        assert_eq!(t.keep_only_from("good"), vec![0, 3]);
+        assert_eq!(t.done_bytes(), 2 * PART_SIZE);
+        assert_eq!(t.claim(), Some(0));
+        assert_eq!(t.claim(), Some(3));
+        assert_eq!(t.main_source().as_deref(), Some("good"));
+        assert!(!t.has_unowned_done());
+        t.reset();
+        assert_eq!(t.main_source(), None);
     }
 }

@@ -229,11 +229,25 @@ pub async fn connect_as_ultrapeer(addr: &str, agent: &str) -> TcpStream {
 /// A download spec (id `id`, into `dir`) for `f` from a magnet link whose
 /// only source is the node at `source`.
 pub fn spec_from_direct_source(id: u64, f: &SharedFile, source: &str, dir: &Path) -> DownloadSpec {
+    spec_from_direct_sources(id, f, &[source], dir)
+}
+
+/// A download spec (id `id`, into `dir`) for `f` from a magnet link listing
+/// the direct `sources`.
+pub fn spec_from_direct_sources(
+    id: u64,
+    f: &SharedFile,
+    sources: &[&str],
+    dir: &Path,
+) -> DownloadSpec {
     let link = Magnet {
         urn: Sha1Urn(f.sha1),
         name: f.name.clone(),
         size: f.size,
-        sources: vec![Source::direct(source.parse().unwrap())],
+        sources: sources
+            .iter()
+            .map(|s| Source::direct(s.parse().unwrap()))
+            .collect(),
     }
     .to_link();
     let stem = f.name.rsplit_once('.').map_or(f.name.as_str(), |(s, _)| s);
