@@ -1,5 +1,6 @@
 //! The 68-byte handshake that opens every peer connection (BEP 3), with the
-//! reserved bits for the extension protocol (BEP 10) and the DHT (BEP 5).
+//! reserved bits for the extension protocol (BEP 10), the DHT (BEP 5) and
+//! the Fast Extension (BEP 6).
 
 use super::wire::WireError;
 
@@ -20,11 +21,12 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    /// Our handshake: extension protocol (BEP 10) and DHT (BEP 5) bits set.
+    /// Our handshake: extension protocol (BEP 10), DHT (BEP 5) and Fast
+    /// Extension (BEP 6) bits set.
     pub fn new(info_hash: [u8; 20], peer_id: [u8; 20]) -> Self {
         let mut reserved = [0u8; 8];
         reserved[5] |= 0x10;
-        reserved[7] |= 0x01;
+        reserved[7] |= 0x01 | 0x04;
         Handshake {
             reserved,
             info_hash,
@@ -40,6 +42,12 @@ impl Handshake {
     /// The peer runs a DHT node (BEP 5) and may send a Port message.
     pub fn supports_dht(&self) -> bool {
         self.reserved[7] & 0x01 != 0
+    }
+
+    /// The peer speaks the Fast Extension (BEP 6); it is in use only when
+    /// both handshakes set this bit.
+    pub fn supports_fast(&self) -> bool {
+        self.reserved[7] & 0x04 != 0
     }
 
     /// The 68 bytes on the wire.
@@ -86,11 +94,14 @@ mod tests {
         let h = Handshake::new([1; 20], *b"-SX0001-abcdefghijkl");
         let bytes = h.encode();
         assert_eq!(bytes[25], 0x10);
-        assert_eq!(bytes[27], 0x01);
+        assert_eq!(bytes[27], 0x05);
         assert_eq!(Handshake::decode(&bytes[..40]).unwrap(), None);
         let back = Handshake::decode(&bytes).unwrap().unwrap();
         assert_eq!(back, h);
-        assert!(back.supports_extensions() && back.supports_dht());
+        assert!(back.supports_extensions() && back.supports_dht() && back.supports_fast());
+        let mut plain = h;
+        plain.reserved[7] = 0x01;
+        assert!(!plain.supports_fast() && plain.supports_dht());
         assert!(Handshake::decode(b"\x13BitTorrent protocoX").is_err());
         assert!(Handshake::decode(b"GET /").is_err());
         assert_eq!(Handshake::decode(b"").unwrap(), None);

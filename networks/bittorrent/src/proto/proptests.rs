@@ -41,8 +41,20 @@ fn message() -> impl Strategy<Value = Message> {
             }
         }),
         any::<u16>().prop_map(Message::Port),
+        any::<u32>().prop_map(Message::SuggestPiece),
+        Just(Message::HaveAll),
+        Just(Message::HaveNone),
+        (any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(index, begin, length)| {
+            Message::RejectRequest {
+                index,
+                begin,
+                length,
+            }
+        }),
+        any::<u32>().prop_map(Message::AllowedFast),
         (any::<u8>(), data.clone()).prop_map(|(id, payload)| Message::Extended { id, payload }),
-        (21..=255u8, data).prop_map(|(id, payload)| Message::Unknown { id, payload }),
+        (prop_oneof![10..=12u8, 18..=19u8, 21..=255u8], data)
+            .prop_map(|(id, payload)| Message::Unknown { id, payload }),
     ]
 }
 

@@ -1,4 +1,5 @@
-//! The peer wire messages (BEP 3): length-prefixed frames, with a streaming
+//! The peer wire messages (BEP 3, and the Fast Extension of BEP 6):
+//! length-prefixed frames, with a streaming
 //! decoder that bounds every length before waiting for the bytes and hands
 //! out piece data without copying when fed a `BytesMut`.
 
@@ -19,6 +20,11 @@ const ID_REQUEST: u8 = 6;
 const ID_PIECE: u8 = 7;
 const ID_CANCEL: u8 = 8;
 const ID_PORT: u8 = 9;
+const ID_SUGGEST_PIECE: u8 = 0x0D;
+const ID_HAVE_ALL: u8 = 0x0E;
+const ID_HAVE_NONE: u8 = 0x0F;
+const ID_REJECT_REQUEST: u8 = 0x10;
+const ID_ALLOWED_FAST: u8 = 0x11;
 const ID_EXTENDED: u8 = 20;
 
 /// A peer that breaks the wire protocol (the connection should be dropped).
@@ -61,6 +67,16 @@ pub enum Message {
     Cancel { index: u32, begin: u32, length: u32 },
     /// The sender's DHT port (BEP 5).
     Port(u16),
+    /// The sender suggests downloading this piece (BEP 6).
+    SuggestPiece(u32),
+    /// The sender has every piece, in place of a bitfield (BEP 6).
+    HaveAll,
+    /// The sender has no piece, in place of a bitfield (BEP 6).
+    HaveNone,
+    /// The sender will not answer this request (BEP 6).
+    RejectRequest { index: u32, begin: u32, length: u32 },
+    /// The sender would answer requests for this piece even while choking (BEP 6).
+    AllowedFast(u32),
     /// An extension protocol message (BEP 10): `id` 0 is the handshake.
     Extended { id: u8, payload: Bytes },
     /// A message id we do not speak (ignored by the session).
@@ -99,9 +115,9 @@ pub fn check_bitfield(bits: &[u8], num_pieces: usize) -> Result<(), WireError> {
 /// Checks the length of a frame body (id byte included) against its id.
 fn check_len(id: u8, len: u32) -> Result<(), WireError> {
     let ok = match id {
-        ID_CHOKE..=ID_NOT_INTERESTED => len == 1,
-        ID_HAVE => len == 5,
-        ID_REQUEST | ID_CANCEL => len == 13,
+        ID_CHOKE..=ID_NOT_INTERESTED | ID_HAVE_ALL | ID_HAVE_NONE => len == 1,
+        ID_HAVE | ID_SUGGEST_PIECE | ID_ALLOWED_FAST => len == 5,
+        ID_REQUEST | ID_CANCEL | ID_REJECT_REQUEST => len == 13,
         ID_PIECE => (9..=9 + MAX_BLOCK_LEN).contains(&len),
         ID_PORT => len == 3,
         ID_EXTENDED => len >= 2,
@@ -189,6 +205,15 @@ impl Message {
                 length: be32(&p[8..]),
             },
             ID_PORT => Message::Port(u16::from_be_bytes([p[0], p[1]])),
+            ID_SUGGEST_PIECE => Message::SuggestPiece(be32(p)),
+            ID_HAVE_ALL => Message::HaveAll,
+            ID_HAVE_NONE => Message::HaveNone,
+            ID_REJECT_REQUEST => Message::RejectRequest {
+                index: be32(p),
+                begin: be32(&p[4..]),
+                length: be32(&p[8..]),
+            },
+            ID_ALLOWED_FAST => Message::AllowedFast(be32(p)),
             ID_EXTENDED => Message::Extended {
                 id: p[0],
                 payload: body.slice(2..),
@@ -238,6 +263,15 @@ impl Message {
                 out.put_u8(ID_PORT);
                 out.put_u16(*p);
             }
+            Message::SuggestPiece(i) => fixed(out, ID_SUGGEST_PIECE, &[*i]),
+            Message::HaveAll => fixed(out, ID_HAVE_ALL, &[]),
+            Message::HaveNone => fixed(out, ID_HAVE_NONE, &[]),
+            Message::RejectRequest {
+                index,
+                begin,
+                length,
+            } => fixed(out, ID_REJECT_REQUEST, &[*index, *begin, *length]),
+            Message::AllowedFast(i) => fixed(out, ID_ALLOWED_FAST, &[*i]),
             Message::Extended { id, payload } => {
                 out.put_u32(2 + payload.len() as u32);
                 out.put_u8(ID_EXTENDED);
@@ -290,12 +324,21 @@ mod tests {
                 length: 16384,
             },
             Message::Port(6881),
+            Message::SuggestPiece(3),
+            Message::HaveAll,
+            Message::HaveNone,
+            Message::RejectRequest {
+                index: 1,
+                begin: 32768,
+                length: 16384,
+            },
+            Message::AllowedFast(4),
             Message::Extended {
                 id: 0,
                 payload: Bytes::from_static(b"de"),
             },
             Message::Unknown {
-                id: 14,
+                id: 12,
                 payload: Bytes::new(),
             },
         ];
@@ -356,6 +399,42 @@ mod tests {
             Err(WireError::BadRequest(MAX_BLOCK_LEN + 1))
         );
         assert!(Message::decode(&[0, 0, 0, 1, 20]).is_err());
+    }
+
+    #[test]
+    fn fast_extension_messages_have_exact_bytes_and_strict_lengths() {
+        assert_eq!(&Message::HaveAll.to_bytes()[..], &[0, 0, 0, 1, 0x0E]);
+        assert_eq!(&Message::HaveNone.to_bytes()[..], &[0, 0, 0, 1, 0x0F]);
+        assert_eq!(
+            &Message::SuggestPiece(0x0102_0304).to_bytes()[..],
+            &[0, 0, 0, 5, 0x0D, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            &Message::AllowedFast(7).to_bytes()[..],
+            &[0, 0, 0, 5, 0x11, 0, 0, 0, 7]
+        );
+        let reject = Message::RejectRequest {
+            index: 1,
+            begin: 2,
+            length: 3,
+        };
+        assert_eq!(
+            &reject.to_bytes()[..],
+            &[0, 0, 0, 13, 0x10, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]
+        );
+        // a length one byte off either way (0 is a keep-alive) is refused
+        // from the prefix and id
+        for (id, good) in [(0x0Du8, 5u32), (0x0E, 1), (0x0F, 1), (0x10, 13), (0x11, 5)] {
+            for len in [good - 1, good + 1].into_iter().filter(|&l| l > 0) {
+                let mut frame = len.to_be_bytes().to_vec();
+                frame.push(id);
+                assert_eq!(
+                    Message::decode(&frame),
+                    Err(WireError::BadLength { id, len }),
+                    "id {id} len {len}"
+                );
+            }
+        }
     }
 
     #[test]

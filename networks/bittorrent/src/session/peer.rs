@@ -8,6 +8,11 @@
 //! up to 256 KiB, after taking tokens from the global upload limiter;
 //! received bytes take tokens from the download limiter, and reading pauses
 //! while in debt (TCP then slows the peer down).
+//!
+//! With a peer that also speaks the Fast Extension (BEP 6), pieces are
+//! announced with Have All / Have None when they apply, every request we
+//! drop is answered with a Reject Request, and a Choke leaves our requests
+//! pending until each is answered by its block or a Reject Request.
 
 use super::disk::{self, DiskJob};
 use super::env::{ConnSlot, Env};
@@ -52,6 +57,16 @@ const READ_CHUNK: usize = 256 << 10;
 const READ_MIN: usize = 32 << 10;
 /// `have`s remembered before the info dictionary is known.
 const MAX_PENDING_HAVES: usize = 1 << 16;
+
+/// The pieces a peer announced before the info dictionary was known.
+enum Announced {
+    /// A bitfield, checked once the piece count is known.
+    Bits(Bytes),
+    /// Have All (BEP 6).
+    All,
+    /// Have None (BEP 6).
+    None,
+}
 
 /// How the connection starts.
 pub(crate) enum Dial {
@@ -157,12 +172,16 @@ struct Conn {
     _slot: ConnSlot,
     their_dht: bool,
     their_ext: bool,
+    /// Both sides speak the Fast Extension (BEP 6).
+    fast: bool,
+    /// Rejects received while unchoked since the last block.
+    rejects_in_a_row: usize,
     /// Bytes to send.
     out: BytesMut,
     ut_metadata: Option<u8>,
     ut_pex: Option<u8>,
     reqq: usize,
-    pending_bitfield: Option<Bytes>,
+    pending_bitfield: Option<Announced>,
     pending_haves: Vec<u32>,
     peer_choking: bool,
     am_interested: bool,
@@ -209,6 +228,8 @@ impl Conn {
             _slot: s.slot,
             their_dht: hs.supports_dht(),
             their_ext: hs.supports_extensions(),
+            fast: hs.supports_fast(),
+            rejects_in_a_row: 0,
             out: BytesMut::with_capacity(64 << 10),
             ut_metadata: None,
             ut_pex: None,
@@ -243,7 +264,20 @@ impl Conn {
         self.env.cfg.pex && !self.private
     }
 
-    /// Our opening messages: extension handshake, bitfield, DHT port.
+    /// Tells a fast peer we will not serve its request (BEP 6); nothing for
+    /// other peers, which expect silence.
+    fn reject(&mut self, r: BlockRequest) {
+        if self.fast {
+            self.send(Message::RejectRequest {
+                index: r.piece,
+                begin: r.offset,
+                length: r.len,
+            });
+        }
+    }
+
+    /// Our opening messages: extension handshake, bitfield (or, with a fast
+    /// peer, Have All / Have None when they say the same), DHT port.
     fn greet(&mut self) {
         if self.their_ext {
             let size = self.ready.as_ref().map(|r| r.info.info_bytes.len() as u64);
@@ -254,11 +288,14 @@ impl Conn {
                 payload: h.encode().into(),
             });
         }
-        if let Some(r) = self.ready.clone() {
-            let have = r.picker().have().clone();
-            if have.count_ones() > 0 {
+        let have = self.ready.as_ref().map(|r| r.picker().have().clone());
+        match have {
+            Some(have) if self.fast && have.is_complete() => self.send(Message::HaveAll),
+            Some(have) if have.count_ones() > 0 => {
                 self.send(Message::Bitfield(Bytes::copy_from_slice(have.as_bytes())));
             }
+            _ if self.fast => self.send(Message::HaveNone),
+            _ => {}
         }
         if self.their_dht && !self.private {
             if let Some(d) = self.env.dht.get() {
@@ -355,8 +392,10 @@ impl Conn {
             PeerCmd::Choke => {
                 if !self.am_choking {
                     self.am_choking = true;
-                    self.uploads.clear();
                     self.send(Message::Choke);
+                    for r in std::mem::take(&mut self.uploads) {
+                        self.reject(r);
+                    }
                 }
             }
             PeerCmd::Unchoke => {
@@ -428,8 +467,12 @@ impl Conn {
             return Ok(());
         };
         let count = r.info.num_pieces() as u32;
-        if let Some(b) = self.pending_bitfield.take() {
-            let bf = Bitfield::from_bytes(&b, count).map_err(|e| e.to_string())?;
+        if let Some(announced) = self.pending_bitfield.take() {
+            let bf = match announced {
+                Announced::Bits(b) => Bitfield::from_bytes(&b, count).map_err(|e| e.to_string())?,
+                Announced::All => Bitfield::full(count),
+                Announced::None => Bitfield::new(count),
+            };
             self.shared.seed.store(bf.is_complete(), Ordering::Relaxed);
             r.picker()
                 .peer_bitfield(self.key, bf)
@@ -448,10 +491,13 @@ impl Conn {
             Message::Choke => {
                 self.peer_choking = true;
                 PeerShared::set(&self.shared.peer_choking, true);
-                if let Some(r) = &self.ready {
-                    r.picker().peer_choked(self.key);
+                // A fast peer answers each request with its block or a Reject.
+                if !self.fast {
+                    if let Some(r) = &self.ready {
+                        r.picker().peer_choked(self.key);
+                    }
+                    self.outstanding.clear();
                 }
-                self.outstanding.clear();
             }
             Message::Unchoke => {
                 self.peer_choking = false;
@@ -480,11 +526,20 @@ impl Conn {
                     }
                 }
             },
-            Message::Bitfield(bits) => {
-                self.pending_bitfield = Some(bits);
-                self.apply_pending()?;
-                self.update_interest();
-            }
+            Message::Bitfield(bits) => self.on_announced(Announced::Bits(bits))?,
+            Message::HaveAll => self.on_announced(Announced::All)?,
+            Message::HaveNone => self.on_announced(Announced::None)?,
+            Message::RejectRequest {
+                index,
+                begin,
+                length,
+            } => self.on_reject(BlockRequest {
+                piece: index,
+                offset: begin,
+                len: length,
+            })?,
+            // Never requested while choked, and no suggestion is followed.
+            Message::SuggestPiece(_) | Message::AllowedFast(_) => {}
             Message::Request {
                 index,
                 begin,
@@ -505,7 +560,12 @@ impl Conn {
                     offset: begin,
                     len: length,
                 };
+                let queued = self.uploads.len();
                 self.uploads.retain(|u| *u != r);
+                // BEP 6: a cancelled request still gets exactly one answer.
+                if self.uploads.len() < queued {
+                    self.reject(r);
+                }
             }
             Message::Port(port) => {
                 if port != 0 {
@@ -513,6 +573,47 @@ impl Conn {
                 }
             }
             Message::Extended { id, payload } => self.on_extended(id, payload),
+        }
+        Ok(())
+    }
+
+    /// A bitfield, Have All or Have None: the peer's pieces, kept until the
+    /// info dictionary is known. Have All / Have None need the Fast
+    /// Extension. A later one replaces the earlier (aria2 sends Have None,
+    /// then a bitfield, which BEP 6 forbids but real peers do).
+    fn on_announced(&mut self, announced: Announced) -> Result<(), String> {
+        if !self.fast && !matches!(announced, Announced::Bits(_)) {
+            return Err("Have All / Have None without the Fast Extension".into());
+        }
+        self.pending_bitfield = Some(announced);
+        self.apply_pending()?;
+        self.update_interest();
+        Ok(())
+    }
+
+    /// A fast peer will not send a block we asked for: it goes back to the
+    /// picker as after a timeout. Rejects of blocks we did not ask for (or
+    /// from a peer without the Fast Extension) are ignored.
+    ///
+    /// A peer that keeps us unchoked but rejects request after request
+    /// (more than two full pipelines without a block) is dropped, so that
+    /// the same blocks are not asked again at network speed.
+    fn on_reject(&mut self, r: BlockRequest) -> Result<(), String> {
+        if !self.fast {
+            return Ok(());
+        }
+        let Some(i) = self.outstanding.iter().position(|o| *o == r) else {
+            return Ok(());
+        };
+        self.outstanding.remove(i);
+        if let Some(ready) = &self.ready {
+            ready.picker().request_rejected(self.key, r);
+        }
+        if !self.peer_choking {
+            self.rejects_in_a_row += 1;
+            if self.rejects_in_a_row > 2 * MAX_DEPTH {
+                return Err("rejects every request while unchoking us".into());
+            }
         }
         Ok(())
     }
@@ -587,24 +688,32 @@ impl Conn {
         });
     }
 
+    /// Queues a request we can serve; a fast peer gets a Reject for any other.
     fn on_request(&mut self, r: BlockRequest) {
+        if self.can_serve(r) {
+            self.uploads.push_back(r);
+        } else {
+            self.reject(r);
+        }
+    }
+
+    /// Unchoked, room in the queue, a block inside a piece we have.
+    fn can_serve(&self, r: BlockRequest) -> bool {
         if self.am_choking || self.uploads.len() >= MAX_UPLOAD_QUEUE {
-            return;
+            return false;
         }
         let Some(ready) = &self.ready else {
-            return;
+            return false;
         };
         let size = (ready.info.piece_size(r.piece as usize)) as u32;
         if r.offset.checked_add(r.len).is_none_or(|end| end > size) {
-            return;
+            return false;
         }
-        if !ready.picker().have().get(r.piece) {
-            return;
-        }
-        self.uploads.push_back(r);
+        ready.picker().have().get(r.piece)
     }
 
     async fn on_block(&mut self, piece: u32, offset: u32, data: Bytes) -> Result<(), String> {
+        self.rejects_in_a_row = 0;
         let now = Instant::now();
         let len = data.len() as u32;
         if let Some(i) = self
