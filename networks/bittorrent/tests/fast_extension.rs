@@ -66,24 +66,10 @@ async fn opening(s: &mut TcpStream) -> (Message, bool) {
 }
 
 /// A swarmux node seeding `len` pseudo-random bytes in 64 KiB pieces.
-async fn seeding(
-    dir: &std::path::Path,
-    len: usize,
-) -> (Node, Metainfo, Vec<u8>, std::path::PathBuf) {
+async fn seeding(dir: &std::path::Path, len: usize) -> (Node, Metainfo, Vec<u8>) {
     let data = pseudo_random(len, 11);
-    let src = dir.join("seed/fast.bin");
-    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
-    std::fs::write(&src, &data).unwrap();
-    let mut seed = start_node(&dir.join("seed-data"), None).await;
-    let (torrent, mi) = make_torrent(&src, 64 << 10, &[]);
-    seed.send(NetCommand::Seed(spec(
-        1,
-        &mi,
-        torrent.display().to_string(),
-        &src,
-    )));
-    until_seeding(&mut seed.events, 1).await;
-    (seed, mi, data, torrent)
+    let (seed, mi, _) = seed_node(dir, "fast.bin", &data).await;
+    (seed, mi, data)
 }
 
 /// A seed opens with Have All (and no bitfield) to a peer that sets the
@@ -92,7 +78,7 @@ async fn seeding(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_sends_have_all_to_fast_peers_and_transfers() {
     let dir = tempfile::tempdir().unwrap();
-    let (seed, mi, data, _) = seeding(dir.path(), 1 << 20).await;
+    let (seed, mi, data) = seeding(dir.path(), 1 << 20).await;
     let ih = mi.info.info_hash;
 
     for reserved in [[0, 0, 0, 0, 0, 0x10, 0, FAST], [0, 0, 0, 0, 0, 0, 0, FAST]] {
@@ -125,7 +111,7 @@ async fn seed_sends_have_all_to_fast_peers_and_transfers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn choked_fast_peer_gets_rejects() {
     let dir = tempfile::tempdir().unwrap();
-    let (seed, mi, _, _) = seeding(dir.path(), 1 << 20).await;
+    let (seed, mi, _) = seeding(dir.path(), 1 << 20).await;
     let ih = mi.info.info_hash;
 
     let (mut s, _) = dial(seed.port, ih, [0, 0, 0, 0, 0, 0, 0, FAST]).await;

@@ -79,18 +79,7 @@ async fn hostile_peer(mi: &Metainfo) -> (u16, Arc<AtomicUsize>) {
 async fn bad_data_peer_is_banned_and_download_completes() {
     let dir = tempfile::tempdir().unwrap();
     let data = pseudo_random(4 << 20, 7);
-    let src = dir.path().join("seed/data.bin");
-    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
-    std::fs::write(&src, &data).unwrap();
-    let mut seed = start_node(&dir.path().join("seed-data"), None).await;
-    let (torrent, mi) = make_torrent(&src, 64 << 10, &[]);
-    seed.send(NetCommand::Seed(spec(
-        1,
-        &mi,
-        torrent.display().to_string(),
-        &src,
-    )));
-    until_seeding(&mut seed.events, 1).await;
+    let (seed, mi, _) = seed_node(dir.path(), "data.bin", &data).await;
     let (hport, accepted) = hostile_peer(&mi).await;
 
     let mut leech = start_node(&dir.path().join("leech"), None).await;

@@ -100,6 +100,24 @@ pub fn magnet(mi: &Metainfo, peers: &[u16]) -> String {
     m
 }
 
+/// A node seeding `data` as `seed/NAME` under `dir` (download 1, 64 KiB
+/// pieces, no tracker), ready for peers; its metainfo and .torrent path.
+pub async fn seed_node(dir: &Path, name: &str, data: &[u8]) -> (Node, Metainfo, PathBuf) {
+    let src = dir.join("seed").join(name);
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    std::fs::write(&src, data).unwrap();
+    let mut seed = start_node(&dir.join("seed-data"), None).await;
+    let (torrent, mi) = make_torrent(&src, 64 << 10, &[]);
+    seed.send(NetCommand::Seed(spec(
+        1,
+        &mi,
+        torrent.display().to_string(),
+        &src,
+    )));
+    until_seeding(&mut seed.events, 1).await;
+    (seed, mi, torrent)
+}
+
 /// Waits until `id` shows in the seeding list: its data is checked and the
 /// listener takes connections for it (a peer dialing earlier is refused
 /// and retried only a minute later).
