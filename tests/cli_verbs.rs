@@ -121,6 +121,11 @@ fn every_verb_works_and_errors_are_clear() {
     fails_with(&node, &["get", "garbage"], "no network understands");
     fails_with(
         &node,
+        &["get", "/nonexistent/x.torrent"],
+        "/nonexistent/x.torrent: no such .torrent file",
+    );
+    fails_with(
+        &node,
         &["get", "ed2k://|file|x|notasize|00|/"],
         "bad link: ed2k link has an invalid size",
     );

@@ -163,6 +163,9 @@ impl Engine {
             Err(e) => return e,
         };
         let Some(net) = self.nets.iter().find(|n| n.network.handles_link(&link)) else {
+            if link.to_ascii_lowercase().ends_with(".torrent") && !link.contains("://") {
+                return error(format!("{link}: no such .torrent file"));
+            }
             return error(format!(
                 "no network understands {link:?} (expected a result number, an ed2k:// or magnet: link, or a .torrent file or URL)"
             ));

@@ -37,7 +37,13 @@ async fn run(ultrapeer_qrp: bool) -> Run {
         let mut cfg = config(Mode::Ultrapeer, peers);
         // Just the links above: nobody dials more from its host cache.
         cfg.max_ultrapeers = if i == 3 { 8 } else { 2 };
-        cfg.ultrapeer_degree = cfg.max_ultrapeers;
+        // Each holds exactly its links of the broom, so that a slow start
+        // cannot add a link from the host cache (the chain's ends once met).
+        cfg.ultrapeer_degree = match i {
+            0 | 4.. => 1,
+            3 => 7,
+            _ => 2,
+        };
         cfg.ultrapeer_qrp = ultrapeer_qrp;
         nodes.push(start(cfg, Limits::new(0, 0, 4)).await);
     }

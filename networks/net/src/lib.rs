@@ -12,6 +12,7 @@ pub mod limits;
 pub mod message;
 pub mod network;
 pub mod query;
+pub mod rate;
 pub mod search;
 pub mod share;
 pub mod sink;
@@ -27,6 +28,7 @@ pub use message::{
 };
 pub use network::{Network, NetworkContext};
 pub use query::{parse_query, QueryExpr, QueryParseError};
+pub use rate::RateMeter;
 pub use search::{FileKind, SearchHit, SearchId, SearchRequest};
 pub use share::SharedFile;
 pub use sink::EventSink;

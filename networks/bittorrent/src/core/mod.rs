@@ -7,12 +7,11 @@ pub mod bitfield;
 pub mod choker;
 pub mod layout;
 pub mod picker;
-pub mod rate;
 pub mod storage;
 
 pub use bitfield::{Bitfield, BitfieldError};
 pub use choker::{ChokeChanges, Choker, ChokerConfig, PeerStats};
 pub use layout::{FileEntry, Layout, LayoutError, PieceGeometry, Priority, Segment, BLOCK_LEN};
 pub use picker::{BlockOutcome, BlockRequest, PickerError, PiecePicker};
-pub use rate::RateMeter;
 pub use storage::{Storage, StorageError};
+pub use swarmux_net::RateMeter;

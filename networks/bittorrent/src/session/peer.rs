@@ -240,7 +240,7 @@ impl Conn {
             am_interested: false,
             am_choking: true,
             outstanding: VecDeque::new(),
-            rate: RateMeter::new(Duration::from_secs(3), now.into_std()),
+            rate: RateMeter::new(Duration::from_secs(3)),
             scratch: Vec::new(),
             uploads: VecDeque::new(),
             upload_job: None,

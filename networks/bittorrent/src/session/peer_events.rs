@@ -92,7 +92,6 @@ impl Torrent {
             slot,
         };
         tokio::spawn(peer::run(setup, dial, rx));
-        let now = Instant::now().into_std();
         self.peers.map.insert(
             key,
             PeerEntry {
@@ -105,8 +104,8 @@ impl Torrent {
                 pex: false,
                 metadata_size: None,
                 listen: outgoing.then_some(addr),
-                down: RateMeter::new(Duration::from_secs(5), now),
-                up: RateMeter::new(Duration::from_secs(5), now),
+                down: RateMeter::new(Duration::from_secs(5)),
+                up: RateMeter::new(Duration::from_secs(5)),
                 last_down: 0,
                 last_up: 0,
                 pex_sent: HashSet::new(),

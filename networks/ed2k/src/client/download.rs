@@ -5,7 +5,6 @@
 use super::env::Env;
 use super::part_file::{PartFile, SourceId};
 use super::peer_conn;
-use super::rate::RateMeter;
 use super::source::DlCore;
 use super::storage::DiskFile;
 use crate::proto::link::{parse_link, Ed2kLink};
@@ -15,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use swarmux_net::hashing::ed2k_part_range;
 use swarmux_net::message::LogLevel;
+use swarmux_net::RateMeter;
 use swarmux_net::{ContentHash, DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -230,7 +230,7 @@ impl Coordinator {
             shared: Arc::new(Mutex::new(DlShared {
                 core,
                 peers: HashMap::new(),
-                meter: RateMeter::new(),
+                meter: RateMeter::default(),
             })),
             file,
             tx: self.tx.clone(),
@@ -553,7 +553,7 @@ impl Coordinator {
                 client: p.client.clone(),
                 state: p.state.clone(),
                 received: p.meter.total(),
-                rate: p.meter.rate(),
+                rate: p.meter.rate(std::time::Instant::now()),
             });
         }
         peers.sort_by(|a, b| a.addr.cmp(&b.addr));
@@ -577,7 +577,7 @@ impl Coordinator {
         };
         let stats = DownloadStats {
             received: g.meter.total(),
-            rate: g.meter.rate(),
+            rate: g.meter.rate(std::time::Instant::now()),
             sources: self.sources.len() as u32,
             active_sources: active,
             note,

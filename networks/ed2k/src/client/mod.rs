@@ -3,7 +3,7 @@
 //! Sans-IO parts: [`part_file`] (part/block bookkeeping and the picker),
 //! [`source`] (downloader side of a peer), [`serve`] (uploader side),
 //! [`upload_queue`], [`remote_queue`] (the queues we wait in, and matching an
-//! uploader's connection back to us), [`searches`], [`rate`]. Tokio layer:
+//! uploader's connection back to us), [`searches`]. Tokio layer:
 //! [`network`] (the [`swarmux_net::Network`] impl), [`server_conn`],
 //! [`peer_conn`], [`download`], [`uploader`], [`storage`].
 
@@ -12,7 +12,6 @@ pub mod env;
 pub mod network;
 pub mod part_file;
 pub mod peer_conn;
-pub mod rate;
 pub mod remote_queue;
 pub mod searches;
 pub mod serve;

@@ -510,9 +510,9 @@ impl Conn {
                     };
                     let more = {
                         let mut g = link.lock();
-                        g.meter.add(len);
+                        g.meter.record(len, std::time::Instant::now());
                         if let Some(p) = g.peers.get_mut(&src.sid) {
-                            p.meter.add(len);
+                            p.meter.record(len, std::time::Instant::now());
                         }
                         src.after_write(start, len, &mut g.core)
                     };

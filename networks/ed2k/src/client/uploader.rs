@@ -1,11 +1,11 @@
 //! Upload bookkeeping shared by every peer connection: the slot queue, who is
 //! being served, per-peer byte counters and the network's upload total.
 
-use super::rate::RateMeter;
 use super::upload_queue::{Admission, UploadQueue};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use swarmux_net::RateMeter;
 use swarmux_net::{Limits, UploadInfo};
 use tokio::sync::mpsc;
 
@@ -69,7 +69,7 @@ impl Uploads {
             addr: addr.to_string(),
             client: client.to_string(),
             file: String::new(),
-            meter: RateMeter::new(),
+            meter: RateMeter::default(),
             notify,
         });
         p.file = file.to_string();
@@ -107,7 +107,7 @@ impl Uploads {
     pub fn sent(&self, conn: ConnId, n: u64) {
         self.total.fetch_add(n, Ordering::Relaxed);
         if let Some(p) = self.lock().peers.get_mut(&conn) {
-            p.meter.add(n);
+            p.meter.record(n, std::time::Instant::now());
         }
     }
 
@@ -129,7 +129,7 @@ impl Uploads {
                     client: p.client.clone(),
                     file: p.file.clone(),
                     sent: p.meter.total(),
-                    rate: p.meter.rate(),
+                    rate: p.meter.rate(std::time::Instant::now()),
                 })
             })
             .collect()

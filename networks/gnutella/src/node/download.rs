@@ -5,7 +5,6 @@
 use super::env::{lock, Env, MainMsg};
 use super::fetch::{fetch, Outcome};
 use super::parts::PartTable;
-use super::rate::RateMeter;
 use crate::magnet::{Magnet, Source};
 use crate::proto::huge::Sha1Urn;
 use sha1::{Digest, Sha1};
@@ -15,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use swarmux_net::message::LogLevel;
+use swarmux_net::RateMeter;
 use swarmux_net::{DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;

@@ -1,7 +1,6 @@
 //! State shared by the node loop, the neighbour connections, the transfers
 //! and the downloads, and the messages they send the node loop.
 
-use super::rate::RateMeter;
 use super::shares::ShareIndex;
 use crate::magnet::Source;
 use crate::proto::descriptor::{Guid, Header};
@@ -14,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use swarmux_net::RateMeter;
 use swarmux_net::{EventSink, Limits, NetEvent, UploadInfo};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};

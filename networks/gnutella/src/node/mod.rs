@@ -1,6 +1,6 @@
 //! The tokio layer: everything that touches sockets, files and time.
 //!
-//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`], [`rate`], [`requery`],
+//! Sans-IO helpers: [`http`] (HTTP heads, ranges, GIV), [`parts`], [`requery`],
 //! [`host_cache`], [`servent_id`], [`shares`], [`searches`]. Tasks: the node loop
 //! ([`core`], driven by [`crate::network`]), one task per neighbour link
 //! ([`conn`]), per accepted socket ([`listener`]), per upload connection
@@ -17,7 +17,6 @@ pub mod http;
 pub mod listener;
 pub mod neighbour;
 pub mod parts;
-pub mod rate;
 pub mod requery;
 pub mod searches;
 pub mod servent_id;
