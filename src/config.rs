@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The default configuration file, written on first run.
@@ -119,6 +120,8 @@ pub struct BtSettings {
     pub pex: bool,
     pub max_peers_per_torrent: usize,
     pub max_peers: usize,
+    /// Most incoming peer connections from one address (an IPv6 /64).
+    pub max_peers_per_address: usize,
     /// A folder watched for .torrent files, which are added to the queue
     /// (empty = none).
     pub watch_dir: PathBuf,
@@ -138,6 +141,7 @@ impl Default for BtSettings {
             pex: true,
             max_peers_per_torrent: 50,
             max_peers: 300,
+            max_peers_per_address: 4,
             watch_dir: PathBuf::new(),
             torznab: Vec::new(),
         }
@@ -224,7 +228,7 @@ impl Config {
     /// directory, relative ones are taken from the data directory, and `~/` is
     /// the home directory.
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Config> {
-        std::fs::create_dir_all(data_dir).with_context(|| {
+        crate::private::secure_data_dir(data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {} (choose another one, or fix its permissions)",
                 data_dir.display()
@@ -233,7 +237,12 @@ impl Config {
         let data_dir = std::path::absolute(data_dir)
             .with_context(|| format!("cannot resolve the data directory {}", data_dir.display()))?;
         let path = data_dir.join(CONFIG_FILE);
-        match std::fs::File::create_new(&path) {
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match created {
             Ok(mut f) => f
                 .write_all(DEFAULT_CONFIG.as_bytes())
                 .with_context(|| format!("cannot write the default config {}", path.display()))?,

@@ -1,15 +1,30 @@
 //! The control socket: newline-delimited JSON requests from the TUI and the
 //! command line, answered through the engine; subscriptions receive every
 //! new snapshot.
+//!
+//! A client that stops reading (a suspended TUI over a dead SSH link) costs
+//! the daemon at most one pending snapshot and a few pending answers: a
+//! subscriber is handed the newest snapshot when its socket can take more,
+//! never a queue of them, and a client whose answers are not read is not read
+//! from either.
 
-use crate::engine::{EngineHandle, EngineMsg};
+use crate::engine::{EngineHandle, EngineMsg, Published};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use swarmux_api::{Request, Response, Snapshot, MAX_LINE};
+use std::time::Instant;
+use swarmux_api::{Request, Response, MAX_LINE};
+use swarmux_net::gate::{AcceptErrors, ACCEPT_RETRY};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+
+/// Most clients connected at once (each TUI and each running command is one).
+pub const MAX_CLIENTS: usize = 64;
+/// Answers waiting to be written to one client before its requests are no
+/// longer read.
+const ANSWERS_QUEUED: usize = 8;
 
 /// Binds the control socket at `path`, readable and writable by the owner only.
 /// A stale socket left by a killed daemon is replaced; a live one is an error.
@@ -33,37 +48,62 @@ pub async fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Accepts clients until the engine stops.
+/// Accepts clients until the engine stops, at most [`MAX_CLIENTS`] at once.
 pub async fn serve(listener: UnixListener, engine: EngineHandle) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut accept_errors = AcceptErrors::default();
+    let mut refusals = AcceptErrors::default();
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = client(stream, engine).await {
-                        tracing::debug!("control client ended: {e}");
+            Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    let engine = engine.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = client(stream, engine, slot).await {
+                            tracing::debug!("control client ended: {e}");
+                        }
+                    });
+                }
+                Err(_) => {
+                    let full = std::io::Error::other(format!(
+                        "{MAX_CLIENTS} control clients are connected already"
+                    ));
+                    if let Some(line) = refusals.failed(&full, Instant::now()) {
+                        tracing::warn!("control socket: {line}");
                     }
-                });
-            }
+                    // Best effort, never waiting on the refused client.
+                    let _ = stream.try_write(&encode(&Response::Error {
+                        message: format!(
+                            "the daemon already serves {MAX_CLIENTS} clients; close one and try again"
+                        ),
+                    }));
+                }
+            },
             Err(e) => {
-                tracing::warn!("control socket accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                if let Some(line) = accept_errors.failed(&e, Instant::now()) {
+                    tracing::warn!("control socket: {line}");
+                }
+                tokio::time::sleep(ACCEPT_RETRY).await;
             }
         }
     }
 }
 
-async fn client(stream: UnixStream, engine: EngineHandle) -> std::io::Result<()> {
-    let (r, mut w) = stream.into_split();
+/// What the reading side hands the writing side.
+enum Outgoing {
+    Answer(Response),
+    Subscribe,
+}
+
+async fn client(
+    stream: UnixStream,
+    engine: EngineHandle,
+    _slot: OwnedSemaphorePermit,
+) -> std::io::Result<()> {
+    let (r, w) = stream.into_split();
     let mut reader = BufReader::new(r);
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer = tokio::spawn(async move {
-        while let Some(line) = out_rx.recv().await {
-            if w.write_all(&line).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (out_tx, out_rx) = mpsc::channel::<Outgoing>(ANSWERS_QUEUED);
+    let writer = tokio::spawn(write_lines(w, out_rx, engine.snapshots.clone()));
     let mut subscribed = false;
     loop {
         let mut line = Vec::new();
@@ -74,14 +114,13 @@ async fn client(stream: UnixStream, engine: EngineHandle) -> std::io::Result<()>
         if n == 0 {
             break;
         }
-        let resp = match serde_json::from_slice::<Request>(&line) {
-            Err(e) => Response::Error {
+        let out = match serde_json::from_slice::<Request>(&line) {
+            Err(e) => Outgoing::Answer(Response::Error {
                 message: format!("bad request: {e}"),
-            },
+            }),
             Ok(Request::Subscribe) if !subscribed => {
                 subscribed = true;
-                tokio::spawn(push_snapshots(engine.snapshots.clone(), out_tx.clone()));
-                continue;
+                Outgoing::Subscribe
             }
             Ok(req) => {
                 let (tx, rx) = oneshot::channel();
@@ -89,12 +128,13 @@ async fn client(stream: UnixStream, engine: EngineHandle) -> std::io::Result<()>
                     break;
                 }
                 match rx.await {
-                    Ok(r) => r,
+                    Ok(r) => Outgoing::Answer(r),
                     Err(_) => break,
                 }
             }
         };
-        if out_tx.send(encode(&resp)).is_err() {
+        // Waits while the client does not read its answers.
+        if out_tx.send(out).await.is_err() {
             break;
         }
     }
@@ -103,26 +143,43 @@ async fn client(stream: UnixStream, engine: EngineHandle) -> std::io::Result<()>
     Ok(())
 }
 
-/// Sends the current snapshot, then every new one, until the client is gone.
-async fn push_snapshots(
-    mut rx: watch::Receiver<Arc<Snapshot>>,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+/// Writes answers in order and, once subscribed, the newest snapshot whenever
+/// one was published since the last one written.
+async fn write_lines(
+    mut w: OwnedWriteHalf,
+    mut out: mpsc::Receiver<Outgoing>,
+    mut snapshots: watch::Receiver<Arc<Published>>,
 ) {
+    let mut subscribed = false;
     loop {
-        let snap = rx.borrow_and_update().clone();
-        if out
-            .send(encode(&Response::Snapshot(Box::new((*snap).clone()))))
-            .is_err()
-        {
-            return;
-        }
-        if rx.changed().await.is_err() || out.is_closed() {
+        let line = tokio::select! {
+            biased;
+            msg = out.recv() => match msg {
+                Some(Outgoing::Answer(r)) => Arc::new(encode(&r)),
+                Some(Outgoing::Subscribe) => {
+                    subscribed = true;
+                    // Never encode while holding the borrow: it blocks the engine's publish.
+                    let newest = snapshots.borrow_and_update().clone();
+                    newest.line()
+                }
+                None => return,
+            },
+            changed = snapshots.changed(), if subscribed => match changed {
+                Ok(()) => {
+                    let newest = snapshots.borrow_and_update().clone();
+                    newest.line()
+                }
+                Err(_) => return,
+            },
+        };
+        if w.write_all(&line).await.is_err() {
             return;
         }
     }
 }
 
-fn encode(resp: &Response) -> Vec<u8> {
+/// One answer as a JSON line.
+pub fn encode(resp: &Response) -> Vec<u8> {
     let mut v = serde_json::to_vec(resp).unwrap_or_else(|e| {
         format!("{{\"reply\":\"error\",\"message\":\"encoding: {e}\"}}").into_bytes()
     });

@@ -129,15 +129,61 @@ fn user_hash(data_dir: &Path) -> anyhow::Result<[u8; 16]> {
     let mut h: [u8; 16] = rand::random();
     h[5] = 14;
     h[14] = 111;
-    std::fs::write(&path, h)?;
+    crate::private::write_private(&path, &h)?;
     Ok(h)
+}
+
+/// The Gnutella network's settings from the config file's.
+fn gnutella_config(g: &crate::config::GnutellaSettings) -> GnutellaConfig {
+    GnutellaConfig {
+        listen: SocketAddr::new(g.bind, g.port),
+        mode: Mode::parse(&g.mode).unwrap_or_default(),
+        peers: g.peers.clone(),
+        max_leaves: g.max_leaves,
+        max_ultrapeers: g.max_ultrapeers,
+        ..Default::default()
+    }
+}
+
+/// Raises the open-file limit and shrinks the connection caps to fit in it.
+fn size_connection_caps(config: &mut Config) {
+    let limit = match crate::fd_budget::raise_open_file_limit() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot read the open-file limit: {e}");
+            return;
+        }
+    };
+    // Gnutella's budgets are fixed per kind: they come off the top.
+    let gnutella = if config.gnutella.enabled {
+        swarmux_gnutella::node::gates::most_sockets(&gnutella_config(&config.gnutella))
+    } else {
+        0
+    };
+    let wanted = [config.ed2k.max_connections, config.bittorrent.max_peers];
+    let fitted = crate::fd_budget::fit_caps(limit.saturating_sub(gnutella as u64), &wanted);
+    if fitted != wanted {
+        tracing::warn!(
+            "the open-file limit is {limit}: ed2k.max_connections lowered from {} to {}, \
+             bittorrent.max_peers from {} to {} (raise the limit with `ulimit -n` to keep them)",
+            wanted[0],
+            fitted[0],
+            wanted[1],
+            fitted[1]
+        );
+        config.ed2k.max_connections = fitted[0];
+        config.bittorrent.max_peers = fitted[1];
+    }
 }
 
 /// Runs the engine until `swarmux stop`, SIGINT or SIGTERM.
 pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Result<()> {
     let mut config = Config::load_or_create(&data_dir)?;
     overrides.apply(&mut config);
+    size_connection_caps(&mut config);
     let store = Arc::new(Store::open(&data_dir.join("swarmux.redb"))?);
+    // The database file is created by redb with the default mode.
+    crate::private::secure_data_dir(&data_dir)?;
     let socket = data_dir.join(swarmux_api::SOCKET_NAME);
     let listener = crate::control::bind(&socket).await?;
     let mut networks: Vec<Box<dyn Network>> = Vec::new();
@@ -150,6 +196,9 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
             user_hash: user_hash(&data_dir)?,
             max_sources_per_download: config.ed2k.max_sources_per_download,
             max_connections: config.ed2k.max_connections,
+            max_connections_per_address:
+                swarmux_ed2k::client::network::DEFAULT_CONNECTIONS_PER_ADDRESS,
+            hello_timeout: swarmux_ed2k::client::network::DEFAULT_HELLO_TIMEOUT,
         })));
     }
     if config.bittorrent.enabled {
@@ -163,6 +212,7 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
             pex: b.pex,
             max_peers_per_torrent: b.max_peers_per_torrent,
             max_peers: b.max_peers,
+            max_peers_per_address: b.max_peers_per_address,
             torznab: b
                 .torznab
                 .iter()
@@ -176,15 +226,9 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
         })));
     }
     if config.gnutella.enabled {
-        let g = &config.gnutella;
-        networks.push(Box::new(GnutellaNetwork::new(GnutellaConfig {
-            listen: SocketAddr::new(g.bind, g.port),
-            mode: Mode::parse(&g.mode).unwrap_or_default(),
-            peers: g.peers.clone(),
-            max_leaves: g.max_leaves,
-            max_ultrapeers: g.max_ultrapeers,
-            ..Default::default()
-        })));
+        networks.push(Box::new(GnutellaNetwork::new(gnutella_config(
+            &config.gnutella,
+        ))));
     }
     let (engine, handle, rx) = Engine::start(config, data_dir.clone(), store, networks)?;
     let server = tokio::spawn(crate::control::serve(listener, handle));

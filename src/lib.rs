@@ -6,5 +6,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod engine;
+pub mod fd_budget;
+pub mod private;
 pub mod shares;
 pub mod store;

@@ -5,9 +5,9 @@ use crate::store::Store;
 use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 use swarmux_api::HashingView;
 use swarmux_net::hashing::{hash_reader, FileHashes};
+use swarmux_net::share::modified_ns;
 use swarmux_net::SharedFile;
 
 /// Walks `dirs` recursively and returns every shared file with its hashes,
@@ -36,7 +36,7 @@ pub fn scan(
     let mut to_hash = Vec::new();
     for (path, stamp) in found {
         match store.cached_hashes(&path, stamp.size, stamp.mtime) {
-            Ok(Some(hashes)) => shared.push(shared_file(path, hashes)),
+            Ok(Some(hashes)) => shared.push(shared_file(path, stamp, hashes)),
             Ok(None) => to_hash.push((path, stamp)),
             Err(e) => {
                 tracing::warn!("{e:#}");
@@ -88,7 +88,7 @@ pub fn scan(
         if let Err(e) = store.put_hashes(&path, stamp.size, stamp.mtime, &hashes) {
             tracing::warn!("{e:#}");
         }
-        shared.push(shared_file(path, hashes));
+        shared.push(shared_file(path, stamp, hashes));
     }
     shared.sort_by(|a, b| a.path.cmp(&b.path));
     shared
@@ -104,16 +104,9 @@ struct Stamp {
 
 impl Stamp {
     fn of(meta: &Metadata) -> Stamp {
-        let mtime = match meta.modified() {
-            Ok(t) => match t.duration_since(UNIX_EPOCH) {
-                Ok(after) => after.as_nanos() as i128,
-                Err(before) => -(before.duration().as_nanos() as i128),
-            },
-            Err(_) => 0,
-        };
         Stamp {
             size: meta.len(),
-            mtime,
+            mtime: modified_ns(meta),
         }
     }
 }
@@ -165,11 +158,12 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn shared_file(path: PathBuf, hashes: FileHashes) -> SharedFile {
+fn shared_file(path: PathBuf, stamp: Stamp, hashes: FileHashes) -> SharedFile {
     SharedFile {
         name: file_name(&path),
         path,
         size: hashes.size,
+        modified: stamp.mtime,
         ed2k: hashes.ed2k,
         ed2k_parts: hashes.ed2k_parts,
         sha1: hashes.sha1,

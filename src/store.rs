@@ -21,8 +21,12 @@ pub const STORE_FILE: &str = "swarmux.redb";
 
 /// Counters by name.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Download id -> JSON [`DownloadRecord`].
+/// Download id -> JSON [`DownloadRecord`] (without its `meta`).
 const DOWNLOADS: TableDefinition<u64, &[u8]> = TableDefinition::new("downloads");
+/// Download id -> its network's data ([`DownloadRecord::meta`]), raw: it can
+/// be megabytes (the info dictionary of a torrent of 100,000 files) and it
+/// changes rarely, so the small record is rewritten without it.
+const DOWNLOAD_META: TableDefinition<u64, &[u8]> = TableDefinition::new("download_meta");
 /// Path bytes -> JSON [`CachedHashes`].
 const HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("hashes");
 /// Path bytes of share folders added at runtime.
@@ -50,6 +54,9 @@ pub struct DownloadRecord {
     /// Where the finished file went.
     pub final_path: Option<PathBuf>,
     /// Network-specific data learnt while downloading (e.g. the ed2k hashset).
+    /// Kept in its own table; read from the record only as older versions
+    /// stored it.
+    #[serde(default, skip_serializing)]
     pub meta: Option<Vec<u8>>,
     pub parts_total: usize,
     /// One flag per part: downloaded and its hash checked.
@@ -125,6 +132,7 @@ impl Store {
         store.write(|txn| {
             txn.open_table(META)?;
             txn.open_table(DOWNLOADS)?;
+            txn.open_table(DOWNLOAD_META)?;
             txn.open_table(HASHES)?;
             txn.open_table(SHARE_DIRS)?;
             txn.open_multimap_table(SERVERS)?;
@@ -143,11 +151,18 @@ impl Store {
         })
     }
 
-    /// Inserts or replaces the download `rec.id`.
+    /// Inserts or replaces the download `rec.id`. Its `meta` is written only
+    /// when the download has none stored yet ([`Store::set_meta`] changes it).
     pub fn put_download(&self, rec: &DownloadRecord) -> anyhow::Result<()> {
         let json = serde_json::to_vec(rec)?;
         self.write(|txn| {
             txn.open_table(DOWNLOADS)?.insert(rec.id, json.as_slice())?;
+            if let Some(meta) = &rec.meta {
+                let mut metas = txn.open_table(DOWNLOAD_META)?;
+                if metas.get(rec.id)?.is_none() {
+                    metas.insert(rec.id, meta.as_slice())?;
+                }
+            }
             Ok(())
         })
     }
@@ -156,21 +171,31 @@ impl Store {
     pub fn get_download(&self, id: u64) -> anyhow::Result<Option<DownloadRecord>> {
         self.read(|txn| {
             let table = txn.open_table(DOWNLOADS)?;
+            let metas = txn.open_table(DOWNLOAD_META)?;
             let rec = table.get(id)?;
-            rec.map(|v| decode_download(id, v.value())).transpose()
+            rec.map(|v| with_meta(decode_download(id, v.value())?, &metas))
+                .transpose()
         })
     }
 
-    /// Every download, in queue order (then by id).
+    /// Every download, in queue order (then by id). A `meta` an older version
+    /// kept inside the record moves to its own table.
     pub fn downloads(&self) -> anyhow::Result<Vec<DownloadRecord>> {
-        let mut all = self.read(|txn| {
+        let mut all: Vec<DownloadRecord> = self.write(|txn| {
             let table = txn.open_table(DOWNLOADS)?;
+            let mut metas = txn.open_table(DOWNLOAD_META)?;
             let mut all = Vec::new();
             for entry in table.iter()? {
                 let (id, json) = entry?;
-                all.push(decode_download(id.value(), json.value())?);
+                let rec = decode_download(id.value(), json.value())?;
+                if let Some(old) = &rec.meta {
+                    if metas.get(rec.id)?.is_none() {
+                        metas.insert(rec.id, old.as_slice())?;
+                    }
+                }
+                all.push(rec);
             }
-            Ok(all)
+            all.into_iter().map(|r| with_meta(r, &metas)).collect()
         })?;
         all.sort_by_key(|r| (r.order, r.id));
         Ok(all)
@@ -178,7 +203,10 @@ impl Store {
 
     /// Removes the download `id`; false if there was none.
     pub fn delete_download(&self, id: u64) -> anyhow::Result<bool> {
-        self.write(|txn| Ok(txn.open_table(DOWNLOADS)?.remove(id)?.is_some()))
+        self.write(|txn| {
+            txn.open_table(DOWNLOAD_META)?.remove(id)?;
+            Ok(txn.open_table(DOWNLOADS)?.remove(id)?.is_some())
+        })
     }
 
     /// Records that `parts` of download `id` are verified, durably: a crash
@@ -206,12 +234,17 @@ impl Store {
     /// part count. If the part count changes, the verified flags are cleared.
     /// False if the download no longer exists.
     pub fn set_meta(&self, id: u64, parts_total: usize, meta: Vec<u8>) -> anyhow::Result<bool> {
-        self.update_download(id, |rec| {
-            if rec.verified.len() != parts_total {
-                rec.verified = vec![false; parts_total];
+        self.write(|txn| {
+            let found = update_in(txn, id, |rec| {
+                if rec.verified.len() != parts_total {
+                    rec.verified = vec![false; parts_total];
+                }
+                rec.parts_total = parts_total;
+            })?;
+            if found {
+                txn.open_table(DOWNLOAD_META)?.insert(id, meta.as_slice())?;
             }
-            rec.parts_total = parts_total;
-            rec.meta = Some(meta);
+            Ok(found)
         })
     }
 
@@ -221,19 +254,7 @@ impl Store {
         id: u64,
         change: impl FnOnce(&mut DownloadRecord),
     ) -> anyhow::Result<bool> {
-        self.write(|txn| {
-            let mut table = txn.open_table(DOWNLOADS)?;
-            let Some(mut rec) = table
-                .get(id)?
-                .map(|v| decode_download(id, v.value()))
-                .transpose()?
-            else {
-                return Ok(false);
-            };
-            change(&mut rec);
-            table.insert(id, serde_json::to_vec(&rec)?.as_slice())?;
-            Ok(true)
-        })
+        self.write(|txn| update_in(txn, id, change))
     }
 
     /// The cached hashes of the file at `path`, if they were computed when it
@@ -369,6 +390,38 @@ impl Store {
     }
 }
 
+/// Loads, changes and stores one download record within `txn`; false if the
+/// download no longer exists.
+fn update_in(
+    txn: &WriteTransaction,
+    id: u64,
+    change: impl FnOnce(&mut DownloadRecord),
+) -> anyhow::Result<bool> {
+    let mut table = txn.open_table(DOWNLOADS)?;
+    let Some(mut rec) = table
+        .get(id)?
+        .map(|v| decode_download(id, v.value()))
+        .transpose()?
+    else {
+        return Ok(false);
+    };
+    change(&mut rec);
+    table.insert(id, serde_json::to_vec(&rec)?.as_slice())?;
+    Ok(true)
+}
+
+/// `rec` with its `meta` from the meta table (which wins over one an older
+/// version stored inside the record).
+fn with_meta(
+    mut rec: DownloadRecord,
+    metas: &impl ReadableTable<u64, &'static [u8]>,
+) -> anyhow::Result<DownloadRecord> {
+    if let Some(meta) = metas.get(rec.id)? {
+        rec.meta = Some(meta.value().to_vec());
+    }
+    Ok(rec)
+}
+
 fn decode_download(id: u64, json: &[u8]) -> anyhow::Result<DownloadRecord> {
     serde_json::from_slice(json).with_context(|| format!("download {id} is stored damaged"))
 }
@@ -427,6 +480,74 @@ mod tests {
         assert!(!store.delete_download(b.id).unwrap());
         assert_eq!(store.get_download(b.id).unwrap(), None);
         assert_eq!(store.downloads().unwrap(), vec![a]);
+    }
+
+    /// The stored record's bytes, as the downloads table holds them.
+    fn raw_record(store: &Store, id: u64) -> Vec<u8> {
+        store
+            .read(|txn| {
+                Ok(txn
+                    .open_table(DOWNLOADS)?
+                    .get(id)?
+                    .unwrap()
+                    .value()
+                    .to_vec())
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_large_meta_is_not_rewritten_with_every_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join(STORE_FILE)).unwrap();
+        let rec = record(&store, "many-files", 1);
+        store.put_download(&rec).unwrap();
+        // The info dictionary of a torrent of 100,000 files: megabytes.
+        let meta = vec![7u8; 3 << 20];
+        assert!(store.set_meta(rec.id, 3, meta.clone()).unwrap());
+        assert!(store.mark_verified(rec.id, &[1], 3).unwrap());
+        let mut changed = store.get_download(rec.id).unwrap().unwrap();
+        assert_eq!(changed.meta.as_ref(), Some(&meta));
+        changed.priority = Priority::Low;
+        store.put_download(&changed).unwrap();
+        let raw = raw_record(&store, rec.id);
+        assert!(raw.len() < 1024, "the record holds {} bytes", raw.len());
+        let back = store.downloads().unwrap().remove(0);
+        assert_eq!(
+            (back.meta, back.verified),
+            (Some(meta), vec![false, true, false])
+        );
+        assert!(store.delete_download(rec.id).unwrap());
+        assert!(store
+            .read(|txn| Ok(txn.open_table(DOWNLOAD_META)?.get(rec.id)?.is_none()))
+            .unwrap());
+    }
+
+    #[test]
+    fn a_meta_kept_inside_the_record_by_an_older_version_moves_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join(STORE_FILE)).unwrap();
+        let rec = record(&store, "old", 1);
+        let mut old = serde_json::to_value(&rec).unwrap();
+        old["meta"] = serde_json::json!([1, 2, 3]);
+        let json = serde_json::to_vec(&old).unwrap();
+        store
+            .write(|txn| {
+                txn.open_table(DOWNLOADS)?.insert(rec.id, json.as_slice())?;
+                Ok(())
+            })
+            .unwrap();
+        let loaded = store.downloads().unwrap().remove(0);
+        assert_eq!(loaded.meta, Some(vec![1, 2, 3]));
+        // Rewritten without it, the record still finds it.
+        store.put_download(&loaded).unwrap();
+        assert!(!String::from_utf8(raw_record(&store, rec.id))
+            .unwrap()
+            .contains("meta"));
+        assert_eq!(
+            store.get_download(rec.id).unwrap().unwrap().meta,
+            Some(vec![1, 2, 3])
+        );
     }
 
     #[test]

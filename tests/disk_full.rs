@@ -25,6 +25,22 @@ impl Tmpfs {
         ok.then(|| Tmpfs(dir.to_path_buf()))
     }
 
+    /// Mounts one, or says loudly why the test cannot run (and fails in CI,
+    /// which runs as root).
+    fn mount_or_skip(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let mounted = Tmpfs::mount(dir, size);
+        if mounted.is_none() {
+            assert!(
+                std::env::var_os("SWARMUX_REQUIRE_PEERS").is_none(),
+                "mounting a tmpfs needs root, which CI has"
+            );
+            eprintln!(
+                "\n!!! SKIPPED: cannot mount a tmpfs (not root); this disk test did not run !!!\n"
+            );
+        }
+        mounted
+    }
+
     fn grow(&self, size: &str) {
         let ok = Command::new("mount")
             .args(["-o", &format!("remount,size={size}")])
@@ -42,62 +58,48 @@ impl Drop for Tmpfs {
     }
 }
 
-#[test]
-fn full_disk_stops_the_download_with_a_clear_error_and_resume_completes_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(small) = Tmpfs::mount(&tmp.path().join("small-temp"), "20m") else {
-        assert!(
-            std::env::var_os("SWARMUX_REQUIRE_PEERS").is_none(),
-            "mounting a tmpfs needs root, which CI has"
-        );
-        eprintln!(
-            "\n!!! SKIPPED: cannot mount a tmpfs (not root); the full-disk test did not run !!!\n"
-        );
-        return;
-    };
-    let server = IndexServer::start(&tmp.path().join("server"));
-    let content = data(SIZE, 11);
-    let share = tmp.path().join("a").join("share");
-    std::fs::create_dir_all(&share).unwrap();
-    std::fs::write(share.join("big.bin"), &content).unwrap();
-    let a = Node::start(
-        &tmp.path().join("a"),
-        &[
-            "--server",
-            &server.addr(),
-            "--share",
-            share.to_str().unwrap(),
-        ],
-    );
-    a.wait_ready(1);
-    let cdir = tmp.path().join("c");
+/// A client of `swarm` whose config puts `key` (`temp_dir` or `download_dir`)
+/// on `small`, fetching the shared file until the download stops with an
+/// error; returns the client and its download, after checking the error
+/// says the disk is full and what to do.
+fn get_until_disk_full(
+    root: &Path,
+    swarm: &OneSharer,
+    key: &str,
+    small: &Tmpfs,
+) -> (Node, serde_json::Value) {
+    let cdir = root.join("c");
     std::fs::create_dir_all(&cdir).unwrap();
     std::fs::write(
         cdir.join("config.toml"),
-        format!("temp_dir = {:?}\n", small.0.display().to_string()),
+        format!("{key} = {:?}\n", small.0.display().to_string()),
     )
     .unwrap();
-    let mut c = Node::start(&cdir, &["--server", &server.addr()]);
-    c.wait_ready(0);
-    let id = wait_for(30, "the search row", || {
-        let v = c.json(&["search", "--wait", "3", "big"]);
-        v["rows"].get(0)?["id"].as_u64()
-    });
+    let c = swarm.client(&cdir);
+    let id = swarm.find(&c, "big");
     assert!(c.cli(&["get", &id.to_string()]).status.success());
-
-    let d = wait_for(60, "the download to stop with an error", || {
+    let d = wait_for(120, "the download to stop with an error", || {
         let d = first_download(&c);
         (d["state"]["state"] == "error").then_some(d)
     });
-    let reason = d["state"]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = d["state"]["reason"].as_str().unwrap_or_default();
     println!("error shown: {reason}");
     assert!(
         reason.contains("No space left on device") && reason.contains("resume"),
         "the error says what happened and what to do: {reason}"
     );
+    (c, d)
+}
+
+#[test]
+fn full_disk_stops_the_download_with_a_clear_error_and_resume_completes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(small) = Tmpfs::mount_or_skip(&tmp.path().join("small-temp"), "20m") else {
+        return;
+    };
+    let content = data(SIZE, 11);
+    let swarm = OneSharer::start(tmp.path(), "big.bin", &content);
+    let (mut c, d) = get_until_disk_full(tmp.path(), &swarm, "temp_dir", &small);
     assert!(c.proc.alive(), "the daemon survives a full disk");
     let verified = d["parts_verified"].as_u64().unwrap();
     assert!(
@@ -111,7 +113,7 @@ fn full_disk_stops_the_download_with_a_clear_error_and_resume_completes_it() {
     wait_for(120, "the resumed download to complete", || {
         (first_download(&c)["state"]["state"] == "complete").then_some(())
     });
-    let got = std::fs::read(cdir.join("downloads").join("big.bin")).unwrap();
+    let got = std::fs::read(c.proc.dir.join("downloads").join("big.bin")).unwrap();
     assert!(
         got == content,
         "the file is byte-identical after the resume"
@@ -123,4 +125,46 @@ fn full_disk_stops_the_download_with_a_clear_error_and_resume_completes_it() {
         received <= missing + 3 * 184_320,
         "verified parts were fetched again: {received} > {missing}"
     );
+}
+
+/// The download folder on a full file system (the temp folder elsewhere): the
+/// finished file cannot be copied there. Nothing is left under its final name
+/// (nothing half-copied gets shared), the verified data stays in temp, and
+/// after space is freed `resume` lands it under its own name, not `name (1)`.
+#[test]
+fn a_failed_move_leaves_no_partial_file_and_resume_lands_it_under_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(small) = Tmpfs::mount_or_skip(&tmp.path().join("small-downloads"), "8m") else {
+        return;
+    };
+    let content = data(20_000_000, 12);
+    let swarm = OneSharer::start(tmp.path(), "big.bin", &content);
+    let (mut c, d) = get_until_disk_full(tmp.path(), &swarm, "download_dir", &small);
+    let left: Vec<_> = std::fs::read_dir(&small.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the download folder holds {left:?} after a failed move"
+    );
+    assert_eq!(
+        c.status()["shares"]["file_count"],
+        0,
+        "nothing partial is shared"
+    );
+
+    small.grow("64m");
+    let did = d["id"].as_u64().unwrap().to_string();
+    assert!(c.cli(&["resume", &did]).status.success());
+    wait_for(60, "the resumed download to complete", || {
+        (first_download(&c)["state"]["state"] == "complete").then_some(())
+    });
+    let names: Vec<_> = std::fs::read_dir(&small.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["big.bin"], "it lands under its own name");
+    assert!(std::fs::read(small.0.join("big.bin")).unwrap() == content);
+    assert!(c.proc.alive());
 }

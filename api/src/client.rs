@@ -11,7 +11,7 @@ use tokio::net::UnixStream;
 /// What can go wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no swarmux daemon is running for {path} ({source}); start one with `swarmux daemon` or just `swarmux`")]
+    #[error("{}", connect_message(path, source))]
     Connect {
         path: String,
         source: std::io::Error,
@@ -24,6 +24,21 @@ pub enum ClientError {
     Protocol(String),
     #[error("{0}")]
     Daemon(String),
+}
+
+/// What a failed connect to the control socket means for the user: only a
+/// missing or dead socket means no daemon runs.
+fn connect_message(path: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::ConnectionRefused => format!(
+            "no swarmux daemon is running for {path} ({e}); start one with `swarmux daemon` or just `swarmux`"
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "not allowed to use the control socket {path} ({e}): it belongs to another user; run swarmux as that user, or give another --data-dir"
+        ),
+        _ => format!("cannot connect to the control socket {path}: {e}"),
+    }
 }
 
 async fn read_response(reader: &mut BufReader<OwnedReadHalf>) -> Result<Response, ClientError> {
@@ -135,6 +150,30 @@ impl RequestWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_socket_of_another_user_is_not_called_a_missing_daemon() {
+        use std::io::{Error, ErrorKind};
+        let err = |kind| {
+            ClientError::Connect {
+                path: "/d/control.sock".into(),
+                source: Error::from(kind),
+            }
+            .to_string()
+        };
+        let missing = err(ErrorKind::NotFound);
+        assert!(
+            missing.contains("no swarmux daemon is running"),
+            "{missing}"
+        );
+        assert!(err(ErrorKind::ConnectionRefused).contains("no swarmux daemon is running"));
+        let denied = err(ErrorKind::PermissionDenied);
+        assert!(
+            denied.contains("not allowed to use the control socket /d/control.sock"),
+            "{denied}"
+        );
+        assert!(!denied.contains("no swarmux daemon"), "{denied}");
+    }
 
     #[test]
     fn request_json_shape() {

@@ -8,10 +8,12 @@
 
 pub mod client;
 pub mod request;
+pub mod units;
 pub mod view;
 
 pub use client::{Client, ClientError};
 pub use request::{Request, Response, SearchParams};
+pub use units::human_size;
 pub use view::*;
 
 /// The socket file name inside the data dir.

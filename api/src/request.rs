@@ -1,6 +1,6 @@
 //! Requests a client sends and the engine's answers.
 
-use crate::view::{DownloadView, Priority, ResultRow, Snapshot};
+use crate::view::{DownloadView, Priority, ResultRow, SharedFileView, Snapshot};
 use serde::{Deserialize, Serialize};
 use swarmux_net::FileKind;
 
@@ -47,6 +47,12 @@ pub enum Request {
         id: u64,
         priority: Priority,
     },
+    /// The files inside a multi-file download, with their progress.
+    Files {
+        id: u64,
+    },
+    /// Every shared file.
+    SharedFiles,
     /// Sets how much one file inside a multi-file download matters.
     FilePriority {
         id: u64,
@@ -104,6 +110,16 @@ pub enum Response {
     },
     Imported {
         count: usize,
+    },
+    /// The files of download `id` (empty for a single file).
+    Files {
+        id: u64,
+        files: Vec<swarmux_net::FileInfo>,
+    },
+    /// Every shared file, and the shares revision they belong to.
+    SharedFiles {
+        revision: u64,
+        files: Vec<SharedFileView>,
     },
     /// Rows of one search (used by `search --wait` through the snapshot too).
     Results {

@@ -1,7 +1,7 @@
 //! The engine's state as clients see it: plain data, cheap to render.
 
 use serde::{Deserialize, Serialize};
-use swarmux_net::message::{FileInfo, LogLevel, PeerInfo, SeedInfo, ServerInfo, UploadInfo};
+use swarmux_net::message::{LogLevel, PeerInfo, SeedInfo, ServerInfo, UploadInfo};
 use swarmux_net::FileKind;
 
 /// Download priority: higher ones start first and take sources first.
@@ -107,9 +107,12 @@ pub struct DownloadView {
     pub peers: Vec<PeerInfo>,
     /// Where the finished file is (set once complete).
     pub path: Option<String>,
-    /// The files inside a multi-file download (empty for a single file).
+    /// How many files a multi-file download holds (0 for a single file).
+    /// The files themselves are asked for with `Request::Files` only while a
+    /// view shows them: a torrent of 100,000 files would otherwise ride along
+    /// in every snapshot.
     #[serde(default)]
-    pub files: Vec<FileInfo>,
+    pub file_count: usize,
 }
 
 impl DownloadView {
@@ -161,11 +164,15 @@ pub struct HashingView {
     pub current: String,
 }
 
-/// The shared folders, their files and the hashing in progress.
+/// The shared folders, how many files they hold, and the hashing in
+/// progress. The files themselves are asked for with `Request::SharedFiles`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharesView {
     pub dirs: Vec<String>,
-    pub files: Vec<SharedFileView>,
+    /// Shared files, hashed and announced.
+    pub file_count: usize,
+    /// Changes whenever the list of shared files changes.
+    pub revision: u64,
     pub hashing: Option<HashingView>,
 }
 

@@ -2,6 +2,7 @@
 
 use super::args::{Command, SearchArgs, ServersCommand, ShareCommand};
 use super::format;
+use super::out::{out, outln};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use swarmux_api::{Client, DownloadState, Priority, Request, Response, SearchParams, Snapshot};
@@ -26,7 +27,7 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
             if json {
                 print_json(&serde_json::json!({"downloads": s.downloads, "uploads": s.uploads}));
             } else {
-                print!("{}", format::downloads(&s.downloads));
+                out!("{}", format::downloads(&s.downloads));
             }
             return Ok(0);
         }
@@ -35,20 +36,28 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
             if json {
                 print_json(&s);
             } else {
-                print!("{}", format::status(&s));
+                out!("{}", format::status(&s));
             }
             return Ok(0);
         }
         Command::Share(ShareCommand::List) => {
             let s = client.snapshot().await?;
+            let Response::SharedFiles { files, .. } = client.call(&Request::SharedFiles).await?
+            else {
+                anyhow::bail!("the daemon answered something else than the shared files");
+            };
             if json {
-                print_json(&s.shares);
+                print_json(&serde_json::json!({
+                    "dirs": s.shares.dirs,
+                    "files": files,
+                    "hashing": s.shares.hashing,
+                }));
             } else {
                 for d in &s.shares.dirs {
-                    println!("folder {d}");
+                    outln!("folder {d}");
                 }
-                for f in &s.shares.files {
-                    println!("{:>10}  {}  {}", format::size(f.size), f.ed2k, f.path);
+                for f in &files {
+                    outln!("{:>10}  {}  {}", format::size(f.size), f.ed2k, f.path);
                 }
             }
             return Ok(0);
@@ -60,9 +69,12 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
                 print_json(&servers);
             } else {
                 for srv in servers {
-                    println!(
+                    outln!(
                         "{}  [{}]  {}  {}",
-                        srv.addr, srv.state, srv.name, srv.identity
+                        srv.addr,
+                        srv.state,
+                        srv.name,
+                        srv.identity
                     );
                 }
             }
@@ -113,25 +125,24 @@ pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Resul
     if json {
         print_json(&resp);
     } else if let Response::Imported { count } = resp {
-        println!("imported {count} servers");
+        outln!("imported {count} servers");
     }
     Ok(0)
 }
 
 /// Prints the files of a multi-file download.
 async fn files(client: &mut Client, json: bool, id: u64) -> anyhow::Result<i32> {
-    let s = client.snapshot().await?;
-    let Some(d) = s.downloads.iter().find(|d| d.id == id) else {
-        anyhow::bail!("no download #{id} (see `swarmux list`)");
+    let Response::Files { files, .. } = client.call(&Request::Files { id }).await? else {
+        anyhow::bail!("the daemon answered something else than the files of #{id}");
     };
     if json {
-        print_json(&d.files);
-    } else if d.files.is_empty() {
-        println!("#{id} {} is a single file", d.name);
+        print_json(&files);
+    } else if files.is_empty() {
+        outln!("#{id} is a single file");
     } else {
-        for (i, f) in d.files.iter().enumerate() {
+        for (i, f) in files.iter().enumerate() {
             let pct = (f.done * 100).checked_div(f.size).unwrap_or(100);
-            println!(
+            outln!(
                 "{i:>4}  {:<6}  {:>10}  {pct:>3}%  {}",
                 format!("{:?}", f.priority).to_lowercase(),
                 format::size(f.size),
@@ -151,7 +162,7 @@ fn absolute(p: &str) -> String {
 
 fn print_json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => outln!("{s}"),
         Err(e) => eprintln!("cannot encode the answer: {e}"),
     }
 }
@@ -194,9 +205,9 @@ async fn search(client: &mut Client, json: bool, args: SearchArgs) -> anyhow::Re
     if json {
         print_json(&serde_json::json!({"search": id, "rows": rows}));
     } else if rows.is_empty() {
-        println!("search #{id}: nothing found yet (results keep arriving in the TUI)");
+        outln!("search #{id}: nothing found yet (results keep arriving in the TUI)");
     } else {
-        print!("{}", format::results(&rows));
+        out!("{}", format::results(&rows));
     }
     Ok(0)
 }
@@ -210,7 +221,7 @@ async fn get(client: &mut Client, json: bool, target: String, wait: bool) -> any
         if json {
             print_json(&download);
         } else {
-            println!("queued #{id}: {}", download.name);
+            outln!("queued #{id}: {}", download.name);
         }
         return Ok(0);
     }
@@ -226,7 +237,7 @@ async fn get(client: &mut Client, json: bool, target: String, wait: bool) -> any
                 if json {
                     print_json(&d);
                 } else {
-                    println!("{}", d.path.unwrap_or_default());
+                    outln!("{}", d.path.unwrap_or_default());
                 }
                 return Ok(0);
             }

@@ -2,21 +2,7 @@
 
 use swarmux_api::{DownloadView, ResultRow, Snapshot};
 
-/// `1.2 GiB`, `340 KiB`, `12 B`.
-pub fn size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use swarmux_api::human_size as size;
 
 /// Search rows as a table.
 pub fn results(rows: &[ResultRow]) -> String {
@@ -114,7 +100,7 @@ pub fn status(s: &Snapshot) -> String {
     out += &format!(
         "shares: {} folders, {} files{}\n",
         s.shares.dirs.len(),
-        s.shares.files.len(),
+        s.shares.file_count,
         match &s.shares.hashing {
             Some(h) => format!(", hashing {} ({} files left)", h.current, h.files_left),
             None => String::new(),
@@ -131,15 +117,5 @@ fn limit(n: u64) -> String {
         "none".into()
     } else {
         format!("{}/s", size(n))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes() {
-        assert_eq!(super::size(12), "12 B");
-        assert_eq!(super::size(1536), "1.5 KiB");
-        assert_eq!(super::size(50 << 20), "50.0 MiB");
     }
 }

@@ -4,9 +4,11 @@
 pub mod args;
 mod commands;
 mod format;
+mod out;
 
 use crate::config::{default_data_dir, Config};
 use args::{Cli, Command, IndexServerArgs};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,7 +41,7 @@ async fn attach(data_dir: &Path) -> anyhow::Result<i32> {
     };
     let exit = swarmux_tui::run(client, swarmux_tui::TuiOptions::default()).await?;
     if exit == swarmux_tui::TuiExit::Detach {
-        println!("detached; the engine keeps running (`swarmux` attaches again, `swarmux stop` stops it)");
+        out::outln!("detached; the engine keeps running (`swarmux` attaches again, `swarmux stop` stops it)");
     }
     Ok(0)
 }
@@ -48,11 +50,8 @@ async fn attach(data_dir: &Path) -> anyhow::Result<i32> {
 /// `daemon.log` in the data dir.
 fn spawn_daemon(data_dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(data_dir)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.join("daemon.log"))?;
+    crate::private::secure_data_dir(data_dir)?;
+    let log = crate::private::create_private(&data_dir.join("daemon.log"), true)?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.arg("--data-dir")
         .arg(data_dir)
@@ -97,7 +96,7 @@ fn server_hash(data_dir: &Path) -> anyhow::Result<[u8; 16]> {
         return Ok(h);
     }
     let h: [u8; 16] = rand::random();
-    std::fs::write(&path, hex::encode(h))?;
+    crate::private::write_private(&path, hex::encode(h).as_bytes())?;
     Ok(h)
 }
 
@@ -129,7 +128,11 @@ async fn index_server(data_dir: &Path, args: IndexServerArgs) -> anyhow::Result<
     let addr = server.local_addr()?;
     let ports = serde_json::json!({ "index_server": addr.port() }).to_string();
     std::fs::write(data_dir.join("ports.json"), ports)?;
-    println!("swarmux index-server listening on {addr}");
+    // A closed stdout must not stop the server.
+    let _ = writeln!(
+        std::io::stdout(),
+        "swarmux index-server listening on {addr}"
+    );
     server.run(crate::daemon::shutdown_signal()).await;
     Ok(())
 }

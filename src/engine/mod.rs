@@ -9,6 +9,7 @@ pub mod queue;
 mod requests;
 pub mod search_hub;
 mod snapshot;
+mod user_file;
 mod watch_dir;
 
 use crate::config::Config;
@@ -46,13 +47,70 @@ pub enum EngineMsg {
         id: u64,
         result: Result<PathBuf, String>,
     },
+    /// The servers of an imported server.met, read off the engine's task.
+    ServersFound {
+        path: String,
+        servers: Vec<String>,
+        reply: oneshot::Sender<Response>,
+    },
+    /// A .torrent from the watch folder, read and kept (or why not).
+    Watched {
+        path: PathBuf,
+        kept: Result<PathBuf, String>,
+    },
+    /// The watch folder scan that sent [`EngineMsg::Watched`] is over.
+    WatchScanned,
+    /// A line for the log from work done off the engine's task.
+    Log {
+        level: LogLevel,
+        source: &'static str,
+        message: String,
+    },
 }
 
 /// How clients reach a running engine.
 #[derive(Clone)]
 pub struct EngineHandle {
+    /// Requests and events into the engine.
     pub tx: mpsc::UnboundedSender<EngineMsg>,
-    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// The newest published snapshot.
+    pub snapshots: watch::Receiver<Arc<Published>>,
+}
+
+/// A published snapshot and its JSON line for subscribers, encoded once on
+/// first use however many clients are subscribed.
+#[derive(Default)]
+pub struct Published {
+    snapshot: Snapshot,
+    line: std::sync::OnceLock<Arc<Vec<u8>>>,
+}
+
+impl Published {
+    /// The snapshot as it was published.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The snapshot as a `{"reply":"snapshot",…}` line.
+    pub fn line(&self) -> Arc<Vec<u8>> {
+        self.line
+            .get_or_init(|| {
+                /// Encodes like `Response::Snapshot` without copying the snapshot.
+                #[derive(serde::Serialize)]
+                #[serde(tag = "reply", rename_all = "snake_case")]
+                enum Line<'a> {
+                    Snapshot(&'a Snapshot),
+                }
+                let mut v =
+                    serde_json::to_vec(&Line::Snapshot(&self.snapshot)).unwrap_or_else(|e| {
+                        format!("{{\"reply\":\"error\",\"message\":\"encoding: {e}\"}}")
+                            .into_bytes()
+                    });
+                v.push(b'\n');
+                Arc::new(v)
+            })
+            .clone()
+    }
 }
 
 /// A started network: its name and command channel, and its per-network state.
@@ -76,14 +134,18 @@ pub struct Engine {
     queue: Queue,
     hub: SearchHub,
     shares: Arc<Vec<SharedFile>>,
+    /// Bumped whenever `shares` changes, so clients know to fetch the list again.
+    shares_revision: u64,
     /// Folders shared with `swarmux share add`, as stored (read once at start).
     added_share_dirs: Vec<PathBuf>,
     hashing: Option<HashingView>,
     scanning: bool,
     rescan_pending: bool,
+    /// A watch-folder scan is running off the engine's task.
+    watching: bool,
     log: VecDeque<LogLine>,
     tx: mpsc::UnboundedSender<EngineMsg>,
-    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    snapshot_tx: watch::Sender<Arc<Published>>,
     seq: u64,
     dirty: bool,
     stopping: bool,
@@ -115,7 +177,7 @@ impl Engine {
             config.limits.upload_slots,
         ));
         let (tx, rx) = mpsc::unbounded_channel();
-        let (snapshot_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
+        let (snapshot_tx, snapshots) = watch::channel(Arc::new(Published::default()));
         let mut nets = Vec::new();
         for (index, network) in networks.into_iter().enumerate() {
             let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -158,10 +220,12 @@ impl Engine {
             queue,
             hub: SearchHub::default(),
             shares: Arc::new(Vec::new()),
+            shares_revision: 0,
             added_share_dirs,
             hashing: None,
             scanning: false,
             rescan_pending: false,
+            watching: false,
             log: VecDeque::new(),
             tx: tx.clone(),
             snapshot_tx,
@@ -230,8 +294,37 @@ impl Engine {
                 if self.link_of(&target).is_ok_and(|l| fetch::is_url(&l)) =>
             {
                 let url = self.link_of(&target).unwrap_or(target);
-                fetch::torrent_then_get(&self.data_dir, url, reply, self.tx.clone());
+                fetch::torrent_then_get(
+                    &self.data_dir,
+                    url,
+                    self.config.bittorrent.bind,
+                    reply,
+                    self.tx.clone(),
+                );
             }
+            // So is a .torrent file the user names.
+            EngineMsg::Request(Request::Get { target }, reply)
+                if fetch::is_local_torrent(&target, &self.data_dir.join("torrents")) =>
+            {
+                fetch::local_torrent_then_get(&self.data_dir, target, reply, self.tx.clone());
+            }
+            EngineMsg::Request(Request::ServersImport { path }, reply) => {
+                fetch::server_met_then_import(path, reply, self.tx.clone());
+            }
+            EngineMsg::ServersFound {
+                path,
+                servers,
+                reply,
+            } => {
+                let _ = reply.send(self.servers_import(&path, servers));
+            }
+            EngineMsg::Watched { path, kept } => self.watched(path, kept),
+            EngineMsg::WatchScanned => self.watching = false,
+            EngineMsg::Log {
+                level,
+                source,
+                message,
+            } => self.log_line(level, source, message),
             EngineMsg::Request(req, reply) => {
                 let resp = self.request(req);
                 let _ = reply.send(resp);
@@ -339,6 +432,7 @@ impl Engine {
         if *self.shares != files {
             self.info("shares", format!("sharing {} files", files.len()));
             self.shares = Arc::new(files);
+            self.shares_revision += 1;
             self.broadcast(NetCommand::SharesChanged(self.shares.clone()));
         }
         if std::mem::take(&mut self.rescan_pending) {
@@ -406,7 +500,10 @@ impl Engine {
         }
         self.dirty = false;
         self.seq += 1;
-        let snap = self.snapshot();
-        self.snapshot_tx.send_replace(Arc::new(snap));
+        let snapshot = self.snapshot();
+        self.snapshot_tx.send_replace(Arc::new(Published {
+            snapshot,
+            line: Default::default(),
+        }));
     }
 }

@@ -130,7 +130,7 @@ impl Engine {
             let result = if temp.starts_with(&dir) {
                 Ok(temp)
             } else {
-                move_into(&temp, &dir, &name).map_err(|e| e.to_string())
+                move_into(&temp, &dir, &name, id).map_err(|e| e.to_string())
             };
             let _ = tx.send(EngineMsg::Moved { id, result });
         });
@@ -147,6 +147,9 @@ impl Engine {
                 d.rec.final_path = Some(path.clone());
                 d.rec.verified.iter_mut().for_each(|v| *v = true);
                 let rec = d.rec.clone();
+                if let Err(e) = swarmux_net::written::forget_download(&self.data_dir, id) {
+                    self.log_line(LogLevel::Warn, "queue", format!("#{id}: {e}"));
+                }
                 let _ = self.store.put_download(&rec);
                 self.info("queue", format!("#{id} complete: {}", path.display()));
                 self.seed(id);
@@ -154,7 +157,11 @@ impl Engine {
                 self.rescan_shares();
             }
             Err(e) => {
-                d.rec.state = DownloadState::Error(format!("moving the finished file: {e}"));
+                // The verified data stays in the temp folder; `resume` moves it again.
+                d.rec.state = DownloadState::Error(format!(
+                    "moving the finished file to {}: {e}; the data is kept, fix that and `swarmux resume {id}`",
+                    self.config.download_dir.display()
+                ));
                 let rec = d.rec.clone();
                 let _ = self.store.put_download(&rec);
                 self.log_line(

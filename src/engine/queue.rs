@@ -61,7 +61,7 @@ impl Download {
                 .final_path
                 .as_ref()
                 .map(|p| p.display().to_string()),
-            files: self.files.clone(),
+            file_count: self.files.len(),
         }
     }
 }

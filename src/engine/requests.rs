@@ -31,6 +31,17 @@ impl Engine {
                 }
                 None => no_such(id),
             },
+            Request::Files { id } => match self.queue.get(id) {
+                Some(d) => Response::Files {
+                    id,
+                    files: d.files.clone(),
+                },
+                None => no_such(id),
+            },
+            Request::SharedFiles => Response::SharedFiles {
+                revision: self.shares_revision,
+                files: self.shared_file_views(),
+            },
             Request::FilePriority { id, file, priority } => match self.queue.get(id) {
                 Some(d) if file < d.files.len() => {
                     let net = d.rec.network.clone();
@@ -82,7 +93,10 @@ impl Engine {
                 }
                 Err(e) => error(e.to_string()),
             },
-            Request::ServersImport { path } => self.servers_import(&path),
+            // The engine's loop reads the file off its task first (see `fetch`).
+            Request::ServersImport { path } => error(format!(
+                "{path}: a server.met is read before it reaches the queue"
+            )),
             Request::SetLimits {
                 download,
                 upload,
@@ -189,7 +203,8 @@ impl Engine {
         // A torrent whose data is already in the download folder (same name,
         // same size) is checked and completed there, then seeded, as
         // qBittorrent and rtorrent do when pointed at existing data.
-        let existing = self.config.download_dir.join(safe_file_name(&name));
+        let max = swarmux_net::names::name_max(&self.config.download_dir);
+        let existing = self.config.download_dir.join(safe_file_name(&name, max));
         let in_place = network == "bittorrent"
             && size > 0
             && std::fs::metadata(&existing).is_ok_and(|m| m.is_dir() || m.len() == size);
@@ -286,6 +301,9 @@ impl Engine {
                 std::fs::remove_file(temp)
             };
         }
+        if let Err(e) = swarmux_net::written::forget_download(&self.data_dir, id) {
+            self.log_line(LogLevel::Warn, "queue", format!("#{id}: {e}"));
+        }
         if let Err(e) = self.store.delete_download(id) {
             self.log_line(LogLevel::Error, "queue", format!("forgetting #{id}: {e}"));
         }
@@ -323,18 +341,10 @@ impl Engine {
         Response::Ok
     }
 
-    fn servers_import(&mut self, path: &str) -> Response {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => return error(format!("cannot read {path}: {e}")),
-        };
-        let servers = match swarmux_ed2k::proto::parse_server_met(&bytes) {
-            Ok(s) => s,
-            Err(e) => return error(format!("{path} is not a valid server.met: {e}")),
-        };
+    /// Adds the servers read from the server.met at `path`.
+    pub(super) fn servers_import(&mut self, path: &str, servers: Vec<String>) -> Response {
         let mut count = 0;
-        for s in servers {
-            let addr = format!("{}:{}", s.ip, s.port);
+        for addr in servers {
             if self.store.add_server("ed2k", &addr).is_ok() {
                 self.send_to("ed2k", NetCommand::AddServer(addr));
                 count += 1;

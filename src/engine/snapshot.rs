@@ -80,15 +80,8 @@ impl Engine {
             downloads,
             shares: SharesView {
                 dirs,
-                files: self
-                    .shares
-                    .iter()
-                    .map(|f| SharedFileView {
-                        path: f.path.display().to_string(),
-                        size: f.size,
-                        ed2k: hex_of(&f.ed2k),
-                    })
-                    .collect(),
+                file_count: self.shares.len(),
+                revision: self.shares_revision,
                 hashing: self.hashing.clone(),
             },
             uploads,
@@ -96,6 +89,20 @@ impl Engine {
             networks,
             log: self.log.iter().skip(skip).cloned().collect(),
         }
+    }
+}
+
+impl Engine {
+    /// Every shared file as clients list it.
+    pub(super) fn shared_file_views(&self) -> Vec<SharedFileView> {
+        self.shares
+            .iter()
+            .map(|f| SharedFileView {
+                path: f.path.display().to_string(),
+                size: f.size,
+                ed2k: hex_of(&f.ed2k),
+            })
+            .collect()
     }
 }
 

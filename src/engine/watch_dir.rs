@@ -1,8 +1,11 @@
 //! The watch folder (`bittorrent.watch_dir`): every .torrent dropped there is
 //! added to the queue, then renamed `*.torrent.added` (or `*.torrent.invalid`
 //! with a log line saying why), as rtorrent and qBittorrent users expect.
+//! The folder is listed and the files read on a blocking thread, one scan at a
+//! time, and only regular files of a .torrent's size are read.
 
-use super::{fetch, Engine};
+use super::fetch::read_and_keep;
+use super::{Engine, EngineMsg};
 use std::path::{Path, PathBuf};
 use swarmux_api::Response;
 use swarmux_net::message::LogLevel;
@@ -16,9 +19,9 @@ fn pending(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
+                && !p.is_dir()
         })
         .collect();
     files.sort();
@@ -34,41 +37,53 @@ fn renamed(path: &Path, suffix: &str) -> PathBuf {
 }
 
 impl Engine {
-    /// Adds every .torrent waiting in the watch folder.
+    /// Starts a scan of the watch folder unless one runs.
     pub(super) fn scan_watch_dir(&mut self) {
         let dir = self.config.bittorrent.watch_dir.clone();
-        if dir.as_os_str().is_empty() {
+        if dir.as_os_str().is_empty() || self.watching {
             return;
         }
-        for path in pending(&dir) {
-            let outcome = std::fs::read(&path)
-                .and_then(|bytes| fetch::keep_torrent(&self.data_dir.join("torrents"), &bytes))
-                .map_err(|e| e.to_string())
-                .and_then(|kept| match self.get(&kept.display().to_string()) {
-                    Response::Added { .. } => Ok(()),
-                    Response::Error { message } if message.starts_with("already in the queue") => {
-                        Ok(())
-                    }
-                    Response::Error { message } => Err(message),
-                    other => Err(format!("unexpected answer {other:?}")),
-                });
-            let suffix = match &outcome {
-                Ok(()) => "added",
-                Err(_) => "invalid",
-            };
-            if let Err(e) = &outcome {
-                self.log_line(LogLevel::Error, "watch", format!("{}: {e}", path.display()));
-            } else {
+        self.watching = true;
+        let kept_dir = self.data_dir.join("torrents");
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            for path in pending(&dir) {
+                let kept = read_and_keep(&path, &kept_dir);
+                let _ = tx.send(EngineMsg::Watched { path, kept });
+            }
+            let _ = tx.send(EngineMsg::WatchScanned);
+        });
+    }
+
+    /// Queues a .torrent found in the watch folder and renames it (off the
+    /// engine's task) after the outcome.
+    pub(super) fn watched(&mut self, path: PathBuf, kept: Result<PathBuf, String>) {
+        let outcome = kept.and_then(|kept| match self.get(&kept.display().to_string()) {
+            Response::Added { .. } => Ok(()),
+            Response::Error { message } if message.starts_with("already in the queue") => Ok(()),
+            Response::Error { message } => Err(message),
+            other => Err(format!("unexpected answer {other:?}")),
+        });
+        let suffix = match &outcome {
+            Ok(()) => {
                 self.info("watch", format!("added {}", path.display()));
+                "added"
             }
+            Err(e) => {
+                self.log_line(LogLevel::Error, "watch", format!("{}: {e}", path.display()));
+                "invalid"
+            }
+        };
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
             if let Err(e) = std::fs::rename(&path, renamed(&path, suffix)) {
-                self.log_line(
-                    LogLevel::Error,
-                    "watch",
-                    format!("cannot rename {}: {e}", path.display()),
-                );
+                let _ = tx.send(EngineMsg::Log {
+                    level: LogLevel::Error,
+                    source: "watch",
+                    message: format!("cannot rename {}: {e}", path.display()),
+                });
             }
-        }
+        });
     }
 }
 

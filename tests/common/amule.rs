@@ -462,12 +462,26 @@ impl Amuled {
     /// bytes (0: none) and an extension ("" for any), through EC as amuleweb
     /// would; read the results with [`Amuled::results`]. Returns the core's
     /// answer text (`Search in progress. Refetch results in a moment!`).
+    /// A busy amuled sometimes drops an EC connection right after accepting
+    /// it (as it drops amulecmd's, see [`Amuled::retrying`]); the search was
+    /// not started then, so it is sent again.
     pub fn ec_search(&self, words: &str, file_type: &str, min: u64, max: u64, ext: &str) -> String {
         let addr = format!("{}:{}", self.cfg.ip, self.cfg.ec_port());
         let password_md5 = md5_hex(&self.password);
-        in_netns(&self.ns_name, move || {
-            ec::search(&addr, &password_md5, words, file_type, min, max, ext)
-        })
+        let mut last = None;
+        for attempt in 0..6 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(attempt));
+            }
+            let (addr, password_md5) = (addr.clone(), password_md5.clone());
+            match in_netns(&self.ns_name, move || {
+                ec::search(&addr, &password_md5, words, file_type, min, max, ext)
+            }) {
+                Ok(answer) => return answer,
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("the EC search never got through to amuled: {last:?}")
     }
 }
 
@@ -747,7 +761,7 @@ mod ec {
         }
     }
 
-    fn send(s: &mut TcpStream, opcode: u8, tags: &[Tag]) {
+    fn send(s: &mut TcpStream, opcode: u8, tags: &[Tag]) -> std::io::Result<()> {
         let mut body = vec![opcode];
         body.extend_from_slice(&(tags.len() as u16).to_be_bytes());
         for t in tags {
@@ -756,12 +770,13 @@ mod ec {
         let mut pkt = 0x20u32.to_be_bytes().to_vec();
         pkt.extend_from_slice(&(body.len() as u32).to_be_bytes());
         pkt.extend_from_slice(&body);
-        s.write_all(&pkt).expect("EC write");
+        s.write_all(&pkt)
     }
 
-    fn recv(s: &mut TcpStream) -> (u8, Vec<Tag>) {
+    /// The next packet; an error when aMule dropped the connection.
+    fn recv(s: &mut TcpStream) -> std::io::Result<(u8, Vec<Tag>)> {
         let mut head = [0u8; 8];
-        s.read_exact(&mut head).expect("EC read header");
+        s.read_exact(&mut head)?;
         let flags = u32::from_be_bytes(head[..4].try_into().unwrap());
         assert_eq!(
             flags & 0x03,
@@ -770,13 +785,13 @@ mod ec {
         );
         let len = u32::from_be_bytes(head[4..].try_into().unwrap()) as usize;
         let mut body = vec![0u8; len];
-        s.read_exact(&mut body).expect("EC read body");
+        s.read_exact(&mut body)?;
         let count = u16::from_be_bytes(body[1..3].try_into().unwrap());
         let mut at = 3;
         let tags = (0..count)
             .map_while(|_| Tag::read(&body, &mut at))
             .collect();
-        (body[0], tags)
+        Ok((body[0], tags))
     }
 
     fn find(tags: &[Tag], name: u16) -> Option<&Tag> {
@@ -791,8 +806,8 @@ mod ec {
         min: u64,
         max: u64,
         ext: &str,
-    ) -> String {
-        let mut s = TcpStream::connect(addr).expect("connect to aMule's EC port");
+    ) -> std::io::Result<String> {
+        let mut s = TcpStream::connect(addr)?;
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         send(
             &mut s,
@@ -802,8 +817,8 @@ mod ec {
                 Tag::string(TAG_CLIENT_VERSION, "0.1"),
                 Tag::int(TAG_PROTOCOL_VERSION, PROTOCOL_VERSION),
             ],
-        );
-        let (op, tags) = recv(&mut s);
+        )?;
+        let (op, tags) = recv(&mut s)?;
         assert_eq!(op, OP_AUTH_SALT, "EC: expected the salt");
         let salt = find(&tags, TAG_PASSWD_SALT).expect("salt tag").as_int();
         // MD5(lower(md5hex(password)) + md5hex(format!("{salt:X}"))), raw bytes.
@@ -824,8 +839,8 @@ mod ec {
                 value: hash,
                 children: Vec::new(),
             }],
-        );
-        let (op, tags) = recv(&mut s);
+        )?;
+        let (op, tags) = recv(&mut s)?;
         if op == OP_AUTH_FAIL {
             panic!(
                 "EC login refused: {}",
@@ -849,10 +864,10 @@ mod ec {
         if max > 0 {
             search.children.push(Tag::int(TAG_SEARCH_MAX_SIZE, max));
         }
-        send(&mut s, OP_SEARCH_START, &[search]);
-        let (_, tags) = recv(&mut s);
-        find(&tags, TAG_STRING)
+        send(&mut s, OP_SEARCH_START, &[search])?;
+        let (_, tags) = recv(&mut s)?;
+        Ok(find(&tags, TAG_STRING)
             .map(Tag::as_string)
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }

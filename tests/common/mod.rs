@@ -291,7 +291,7 @@ impl Node {
                 .as_array()?
                 .iter()
                 .any(|srv| srv["state"] == "connected");
-            let shared = s["shares"]["files"].as_array()?.len();
+            let shared = s["shares"]["file_count"].as_u64()? as usize;
             (connected && shared == files).then_some(())
         });
     }
@@ -314,6 +314,46 @@ impl Node {
                     .join("\n")
             })
             .unwrap_or_default()
+    }
+}
+
+/// An index server and a node A sharing one file, logged in and hashed.
+pub struct OneSharer {
+    pub server: IndexServer,
+    pub a: Node,
+}
+
+impl OneSharer {
+    /// Starts them under `root` (`root/server`, `root/a`); A shares `content`
+    /// as `name`.
+    pub fn start(root: &Path, name: &str, content: &[u8]) -> OneSharer {
+        let server = IndexServer::start(&root.join("server"));
+        let share = root.join("a").join("share");
+        std::fs::create_dir_all(&share).unwrap();
+        std::fs::write(share.join(name), content).unwrap();
+        let share = share.display().to_string();
+        let a = Node::start(
+            &root.join("a"),
+            &["--server", &server.addr(), "--share", &share],
+        );
+        a.wait_ready(1);
+        OneSharer { server, a }
+    }
+
+    /// Starts a node under `dir` logged into the same server (`dir` may hold
+    /// a `config.toml` already).
+    pub fn client(&self, dir: &Path) -> Node {
+        let c = Node::start(dir, &["--server", &self.server.addr()]);
+        c.wait_ready(0);
+        c
+    }
+
+    /// Searches from `c` until a row for `words` shows; returns its id.
+    pub fn find(&self, c: &Node, words: &str) -> u64 {
+        wait_for(30, "the search row", || {
+            let v = c.json(&["search", "--wait", "3", words]);
+            v["rows"].get(0)?["id"].as_u64()
+        })
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::file_priority;
 use crate::keymap::KeyMap;
 use std::collections::VecDeque;
-use swarmux_api::{Priority, Snapshot};
-use swarmux_net::FilePriority;
+use swarmux_api::{Priority, SharedFileView, Snapshot};
+use swarmux_net::{FileInfo, FilePriority};
 
 /// The five panes, in tab order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -266,6 +266,8 @@ pub enum Pending {
     /// A file's path and its new priority.
     FilePriority(String, FilePriority),
     Stop,
+    /// A list a view shows, fetched without a message (see [`Fetched`]).
+    Fetch,
 }
 
 impl Pending {
@@ -280,6 +282,7 @@ impl Pending {
             Pending::Priority(name, _) => format!("priority of '{name}'"),
             Pending::FilePriority(path, _) => format!("priority of file '{path}'"),
             Pending::Stop => "stop the engine".to_string(),
+            Pending::Fetch => "fetch a list".to_string(),
         }
     }
 
@@ -299,8 +302,22 @@ impl Pending {
                 )
             }
             Pending::Stop => "the engine is stopping".to_string(),
+            Pending::Fetch => String::new(),
         }
     }
+}
+
+/// Lists that snapshots do not carry, asked for while a view shows them.
+#[derive(Clone, Debug, Default)]
+pub struct Fetched {
+    /// The files of one download, by its id.
+    pub files: Option<(u64, Vec<FileInfo>)>,
+    /// The shared files, with the shares revision they belong to.
+    pub shared: Option<(u64, Vec<SharedFileView>)>,
+    /// A request for `files` is on its way.
+    pub files_asked: bool,
+    /// A request for `shared` is on its way.
+    pub shared_asked: bool,
 }
 
 /// The TUI's state.
@@ -313,6 +330,7 @@ pub struct App {
     pub ui: UiState,
     pub keymap: KeyMap,
     pub pending: VecDeque<Pending>,
+    pub fetched: Fetched,
 }
 
 impl App {
@@ -327,6 +345,7 @@ impl App {
             },
             keymap,
             pending: VecDeque::new(),
+            fetched: Fetched::default(),
         }
     }
 

@@ -9,6 +9,7 @@
 mod action;
 mod app;
 mod event_loop;
+mod fetch;
 mod file_priority;
 mod keymap;
 mod lists;

@@ -80,12 +80,20 @@ impl App {
     /// The shared files as shown.
     pub fn shared_files(&self) -> Vec<&SharedFileView> {
         let filter = Filter::of(self, Pane::Shares);
-        self.snapshot
-            .shares
-            .files
+        self.fetched
+            .shared
             .iter()
+            .flat_map(|(_, files)| files)
             .filter(|f| filter.matches(&[&f.path]))
             .collect()
+    }
+
+    /// The files of download `id` as last fetched (empty until they arrive).
+    pub fn files_of(&self, id: u64) -> &[FileInfo] {
+        match &self.fetched.files {
+            Some((of, files)) if *of == id => files,
+            _ => &[],
+        }
     }
 
     /// Every network's servers or neighbours as shown, with the network's name.
@@ -133,7 +141,9 @@ impl App {
 
     /// The keys (positions) of the selected download's files.
     pub fn file_keys(&self) -> Vec<u64> {
-        let count = self.selected_download().map_or(0, |d| d.files.len());
+        let count = self
+            .selected_download()
+            .map_or(0, |d| self.files_of(d.id).len());
         (0..count as u64).collect()
     }
 
@@ -144,6 +154,6 @@ impl App {
             .selected_download()
             .filter(|d| d.id == focus.download)?;
         let index = focus.cursor.index;
-        d.files.get(index).map(|f| (d.id, index, f))
+        self.files_of(d.id).get(index).map(|f| (d.id, index, f))
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::action::Action;
 use crate::app::{App, Confirm, Cursor, FileFocus, Mode, Pane, Pending};
+use crate::fetch;
 use crate::file_priority;
 use crate::lists::Filter;
 use crate::search_query::parse_search;
@@ -51,16 +52,26 @@ pub fn update(app: &mut App, event: Event) -> Effects {
                 let before = app.ui.clone();
                 on_key(app, key, &mut fx);
                 fx.redraw = app.ui != before;
+                fetch::ask(app, &mut fx, false);
             }
         }
         Event::Resize(cols, rows) => {
             app.ui.size = (cols, rows);
             sync_lists(app);
             fx.redraw = true;
+            fetch::ask(app, &mut fx, false);
         }
         Event::Daemon(Response::Snapshot(snapshot)) => {
             if app.seq != Some(snapshot.seq) {
                 apply_snapshot(app, *snapshot);
+                fx.redraw = true;
+                fetch::ask(app, &mut fx, false);
+            }
+        }
+        Event::Daemon(answer) if app.pending.front() == Some(&Pending::Fetch) => {
+            app.pending.pop_front();
+            if fetch::answered(app, answer) {
+                sync_lists(app);
                 fx.redraw = true;
             }
         }
@@ -70,6 +81,7 @@ pub fn update(app: &mut App, event: Event) -> Effects {
             fx.redraw = app.ui.message != before;
         }
         Event::Tick => {
+            fetch::ask(app, &mut fx, true);
             if let Some(message) = &mut app.ui.message {
                 message.ticks_left = message.ticks_left.saturating_sub(1);
                 if message.ticks_left == 0 {
@@ -260,7 +272,7 @@ fn focus_files(app: &mut App) {
         app.info("no download selected");
         return;
     };
-    if d.files.is_empty() {
+    if d.file_count == 0 {
         let text = format!("'{}' is a single file", d.name);
         app.info(text);
         return;
@@ -453,7 +465,9 @@ fn sync_files(app: &mut App) {
     let keys = app.file_keys();
     let page = ui::file_rows(app);
     let same = app.selected_download().map(|d| d.id) == Some(focus.download);
-    app.ui.files = if same && !keys.is_empty() && page > 0 {
+    // Files that were not fetched yet keep the focus until they arrive.
+    let has_files = app.selected_download().is_some_and(|d| d.file_count > 0);
+    app.ui.files = if same && has_files && page > 0 {
         focus.cursor.sync(&keys, page);
         Some(focus)
     } else {

@@ -1,9 +1,10 @@
-//! The decoded value type and its canonical encoder.
+//! An owned value, to build messages and files, and its canonical encoder.
 
 use std::collections::BTreeMap;
 
-/// A decoded bencode value. Dictionary keys are kept sorted, as the encoder
-/// must write them.
+/// An owned bencode value. Dictionary keys are kept sorted, as the encoder
+/// must write them. Decoding gives a [`crate::Document`] instead; its
+/// [`crate::Item::to_value`] makes one of these.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// `i<n>e`
@@ -30,51 +31,6 @@ impl Value {
     /// A byte string.
     pub fn bytes(b: impl Into<Vec<u8>>) -> Value {
         Value::Bytes(b.into())
-    }
-
-    /// The value under `key` when `self` is a dictionary.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        match self {
-            Value::Dict(d) => d.get(key.as_bytes()),
-            _ => None,
-        }
-    }
-
-    /// The integer, if this is one.
-    pub fn as_int(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    /// The byte string, if this is one.
-    pub fn as_bytes(&self) -> Option<&[u8]> {
-        match self {
-            Value::Bytes(b) => Some(b),
-            _ => None,
-        }
-    }
-
-    /// The byte string as UTF-8, if it is one.
-    pub fn as_str(&self) -> Option<&str> {
-        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
-    }
-
-    /// The list items, if this is a list.
-    pub fn as_list(&self) -> Option<&[Value]> {
-        match self {
-            Value::List(l) => Some(l),
-            _ => None,
-        }
-    }
-
-    /// The dictionary, if this is one.
-    pub fn as_dict(&self) -> Option<&BTreeMap<Vec<u8>, Value>> {
-        match self {
-            Value::Dict(d) => Some(d),
-            _ => None,
-        }
     }
 
     /// Appends the canonical encoding (sorted keys) to `out`.

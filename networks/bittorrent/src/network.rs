@@ -98,6 +98,7 @@ async fn run(
 ) {
     let env = Arc::new(Env::new(
         cfg.clone(),
+        ctx.data_dir.clone(),
         ctx.limits.clone(),
         ctx.events.clone(),
     ));

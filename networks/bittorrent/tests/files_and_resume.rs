@@ -266,3 +266,69 @@ async fn padding_files_are_never_written() {
     let names: Vec<String> = listed.unwrap().into_iter().map(|f| f.path).collect();
     assert_eq!(names, ["a.bin", "b.bin"]);
 }
+
+/// A download stopped with half of its first piece written (8 MiB pieces,
+/// none verified yet) and restarted by a new session on the same data dir
+/// fetches only the blocks it had not written: the seed uploads at most the
+/// file plus what was in flight at the stop (the request pipeline holds its
+/// least, 64 blocks or 1 MiB, at the first run's 1 MiB/s; 2 MiB allowed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_refetches_only_blocks_in_flight() {
+    const MIB: u64 = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let size = 16 * MIB;
+    let data = pseudo_random(size as usize, 21);
+    let src = dir.path().join("seed/big.bin");
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    std::fs::write(&src, &data).unwrap();
+    let mut seed = start_node(&dir.path().join("seed-data"), None).await;
+    let tracker = http_tracker(vec![([127, 0, 0, 1], seed.port).into()]).await;
+    let (torrent, mi) = make_torrent(&src, 8 * MIB, &[&tracker]);
+    let link = torrent.display().to_string();
+    seed.send(NetCommand::Seed(spec(1, &mi, link.clone(), &src)));
+    until_seeding(&mut seed.events, 1).await;
+
+    let temp = dir.path().join("leech/temp/3.part");
+    std::fs::create_dir_all(temp.parent().unwrap()).unwrap();
+    let mut first = start_node_limited(&dir.path().join("leech"), None, MIB).await;
+    first.send(NetCommand::StartDownload(spec(3, &mi, link.clone(), &temp)));
+    wait_for(&mut first.events, 30, |e| match e {
+        NetEvent::Progress { stats, .. } if stats.received >= 4 * MIB => Some(()),
+        NetEvent::PartVerified { .. } | NetEvent::PartsVerified { .. } => {
+            panic!("a piece was verified: the first run went too far")
+        }
+        _ => None,
+    })
+    .await;
+    first.send(NetCommand::Shutdown);
+    // stopped once the seed has nobody to upload to
+    wait_for(&mut seed.events, 30, |e| {
+        matches!(e, NetEvent::Uploads(list) if list.is_empty()).then_some(())
+    })
+    .await;
+
+    let mut second = start_node(&dir.path().join("leech"), None).await;
+    second.send(NetCommand::StartDownload(spec(3, &mi, link, &temp)));
+    until_completed(&mut second.events, 3, 60).await;
+    assert!(std::fs::read(&temp).unwrap() == data);
+    second.send(NetCommand::Shutdown);
+
+    // what the seed sent for the torrent in all, once no peer is left
+    let uploaded = wait_for(&mut seed.events, 30, |e| match e {
+        NetEvent::Seeding(list) => list
+            .iter()
+            .find(|s| s.id == 1 && s.peers == 0 && s.uploaded >= size)
+            .map(|s| s.uploaded),
+        _ => None,
+    })
+    .await;
+    eprintln!(
+        "the seed uploaded {:.2} MiB for a {} MiB file",
+        uploaded as f64 / MIB as f64,
+        size / MIB
+    );
+    assert!(
+        uploaded <= size + 2 * MIB,
+        "{uploaded} bytes uploaded for {size}"
+    );
+}

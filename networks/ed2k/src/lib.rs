@@ -3,6 +3,5 @@
 //! ed2k-compatible index server ([`server`]).
 
 pub mod client;
-pub mod dial;
 pub mod proto;
 pub mod server;

@@ -60,6 +60,11 @@ pub struct GnutellaConfig {
     /// Least time between two refreshes of the table sent to ultrapeers
     /// (gtk-gnutella waits 5 minutes; a new neighbour gets it at once).
     pub qrp_refresh: Duration,
+    /// Most connections of each kind (not yet identified, HTTP, neighbour
+    /// links, GIV in, pushes answered) one remote address may hold at once;
+    /// an IPv6 address counts by its /64. Tests running many nodes on one
+    /// address raise it.
+    pub per_address: usize,
 }
 
 impl Default for GnutellaConfig {
@@ -75,6 +80,7 @@ impl Default for GnutellaConfig {
             deflate: true,
             ultrapeer_qrp: true,
             qrp_refresh: Duration::from_secs(60),
+            per_address: 4,
         }
     }
 }

@@ -9,6 +9,7 @@
 use crate::proto::descriptor::Guid;
 use crate::proto::huge::Sha1Urn;
 use std::net::SocketAddrV4;
+use swarmux_net::percent;
 
 /// Most sources read from or written into one link.
 pub const MAX_SOURCES: usize = 32;
@@ -66,7 +67,7 @@ impl Magnet {
         let (mut urn, mut name, mut size, mut sources) = (None, String::new(), 0, Vec::new());
         for pair in query.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v);
+            let v = percent::decode_lossy(v, true);
             match k.to_ascii_lowercase().as_str() {
                 "xt" => urn = urn.or_else(|| Sha1Urn::parse(&v)),
                 "dn" => name = v,
@@ -90,7 +91,10 @@ impl Magnet {
     pub fn to_link(&self) -> String {
         let mut s = format!("magnet:?xt={}", self.urn);
         if !self.name.is_empty() {
-            s.push_str(&format!("&dn={}", percent_encode(&self.name)));
+            s.push_str(&format!(
+                "&dn={}",
+                percent::encode(self.name.as_bytes(), b"")
+            ));
         }
         if self.size > 0 {
             s.push_str(&format!("&xl={}", self.size));
@@ -138,46 +142,6 @@ pub fn parse_guid(hex: &str) -> Option<Guid> {
     Some(Guid(g))
 }
 
-/// Percent-encodes everything but unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` escapes and `+` (as a space); bad escapes stay as they are.
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,7 +183,7 @@ mod tests {
         #[test]
         fn parse_never_panics(s in "\\PC{0,200}") {
             let _ = Magnet::parse(&format!("magnet:?{s}"));
-            let _ = percent_decode(&s);
+            let _ = percent::decode_lossy(&s, true);
         }
     }
 }

@@ -6,16 +6,19 @@ use crate::config::GnutellaConfig;
 use crate::magnet::{is_gnutella_magnet, Magnet};
 use crate::node::core::Node;
 use crate::node::env::Env;
+use crate::node::gates::Gates;
 use crate::node::servent_id;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::gate::{AcceptErrors, ACCEPT_RETRY};
 use swarmux_net::message::LogLevel;
 use swarmux_net::network::NetworkTask;
 use swarmux_net::{ContentHash, NetCommand, NetEvent, Network, NetworkContext};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Messages from connections and downloads queued for the node loop.
 const MAIN_QUEUE: usize = 1024;
@@ -61,7 +64,13 @@ impl Network for GnutellaNetwork {
     }
 }
 
-async fn accept(l: &Option<TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+/// The next connection on `l`, not before `resume` (a pause after a failed
+/// accept, so that running out of descriptors does not spin).
+async fn accept(
+    l: &Option<TcpListener>,
+    resume: Instant,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    tokio::time::sleep_until(resume).await;
     match l {
         Some(l) => l.accept().await,
         None => std::future::pending().await,
@@ -74,18 +83,15 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<NetCommand>,
 ) {
     let (main_tx, mut main_rx) = mpsc::channel(MAIN_QUEUE);
-    let listen_ip = match cfg.listen.ip() {
-        IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
-        _ => None,
-    };
     let id = servent_id::load_or_create(&ctx.data_dir.join(servent_id::FILE_NAME));
     let env = Arc::new(Env::new(
         id.guid,
         cfg.firewalled,
-        listen_ip,
+        cfg.listen.ip(),
         ctx.limits.clone(),
         ctx.events.clone(),
         main_tx,
+        Gates::new(&cfg),
     ));
     let listener = match TcpListener::bind(cfg.listen).await {
         Ok(l) => {
@@ -109,9 +115,11 @@ async fn run(
     if let Some(w) = &id.warning {
         env.events.log(LogLevel::Warn, format!("gnutella: {w}"));
     }
-    let mut node = Node::new(cfg, env, ctx.data_dir.join("gnutella_hosts"));
+    let mut node = Node::new(cfg, env, ctx.data_dir.clone());
     node.start();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut accept_errors = AcceptErrors::default();
+    let mut resume = Instant::now();
     loop {
         tokio::select! {
             cmd = commands.recv() => match cmd {
@@ -119,11 +127,15 @@ async fn run(
                 Some(c) => if !node.on_command(c) { break },
             },
             Some(m) = main_rx.recv() => node.on_msg(m),
-            acc = accept(&listener) => {
-                if let Ok((stream, addr)) = acc {
-                    node.on_accept(stream, addr);
+            acc = accept(&listener, resume) => match acc {
+                Ok((stream, addr)) => node.on_accept(stream, addr),
+                Err(e) => {
+                    if let Some(line) = accept_errors.failed(&e, std::time::Instant::now()) {
+                        ctx.log(LogLevel::Warn, format!("gnutella: {line}"));
+                    }
+                    resume = Instant::now() + ACCEPT_RETRY;
                 }
-            }
+            },
             _ = tick.tick() => node.tick(),
         }
     }

@@ -37,6 +37,7 @@ fn query(ttl: u8, text: &str) -> Vec<u8> {
     Message::Query(Query::keywords(text))
         .to_descriptor(Guid::random(), ttl, 0)
         .encode()
+        .unwrap()
 }
 
 async fn wait_log(node: &mut Node, needle: &str) {
@@ -88,9 +89,13 @@ async fn hostile_neighbours_are_dropped_and_the_network_keeps_answering() {
         } else {
             (0x40, vec![1, 2, 3])
         };
-        s.write_all(&Descriptor::new(Guid::random(), t, 3, 0, p).encode())
-            .await
-            .unwrap();
+        s.write_all(
+            &Descriptor::new(Guid::random(), t, 3, 0, p)
+                .encode()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     }
     assert!(closed(&mut s).await, "malformed neighbour not dropped");
     wait_log(&mut up, "malformed 0x80").await;

@@ -106,3 +106,56 @@ async fn serves_ranges_and_refuses_properly() {
     assert!(h.starts_with("HTTP/1.1 200"), "{h}");
     assert_eq!(body, data);
 }
+
+/// After hashing, the shared file is replaced by a symlink to a private
+/// file, or rewritten in place: neither is served under the old hash (404,
+/// as gtk-gnutella answers for a changed file), and the node says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_file_swapped_or_changed_is_not_served() {
+    let mut node = start(config(Mode::Ultrapeer, vec![]), Limits::new(0, 0, 4)).await;
+    let data = pseudo_random(50_000, 2);
+    let f = shared_file(node.dir.path(), "public.bin", &data);
+    let private = node.dir.path().join("private.key");
+    std::fs::write(&private, pseudo_random(50_000, 3)).unwrap();
+    node.share(vec![f.clone()]);
+    let urn = Sha1Urn(f.sha1);
+    let get = format!("GET /uri-res/N2R?{urn} HTTP/1.1\r\n\r\n");
+    let mut s = TcpStream::connect(&node.addr).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (h, body) = ask(&mut s, &get).await;
+        if h.starts_with("HTTP/1.1 200") {
+            assert_eq!(body, data);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served: {h}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // The attack: the shared path now points at the private file.
+    std::fs::remove_file(&f.path).unwrap();
+    std::os::unix::fs::symlink(&private, &f.path).unwrap();
+    let (h, body) = ask(&mut s, &get).await;
+    assert!(h.starts_with("HTTP/1.1 404"), "{h}");
+    assert!(body.is_empty());
+    node.wait_for(10, |ev| match ev {
+        swarmux_net::NetEvent::Log { message, .. } if message.contains("symlink") => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // A regular file of the same size written over it is refused too.
+    std::fs::remove_file(&f.path).unwrap();
+    std::fs::write(&f.path, pseudo_random(50_000, 4)).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&f.path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (h, _) = ask(&mut s, &get).await;
+    assert!(h.starts_with("HTTP/1.1 404"), "{h}");
+    let (h, _) = ask(&mut s, "HEAD /get/1/public.bin HTTP/1.1\r\n\r\n").await;
+    assert!(h.starts_with("HTTP/1.1 404"), "{h}");
+}

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn servent_guid_in_hit(addr: &str, text: &str) -> Guid {
     let mut s = connect_as_ultrapeer(addr, "probe/1.0").await;
     let q = Message::Query(Query::keywords(text)).to_descriptor(Guid::random(), 3, 0);
-    s.write_all(&q.encode()).await.unwrap();
+    s.write_all(&q.encode().unwrap()).await.unwrap();
     let mut dec = DescriptorDecoder::default();
     let mut buf = vec![0u8; 16 * 1024];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -14,11 +14,21 @@ impl CountGuard {
         count.fetch_add(1, Ordering::Relaxed);
         CountGuard(count.clone())
     }
+
+    /// Counts one more in `count` if it is below `max`; `None` when full.
+    pub fn try_new(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(CountGuard(count.clone()))
+    }
 }
 
 impl Drop for CountGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -36,5 +46,16 @@ mod tests {
         assert_eq!(count.load(Ordering::Relaxed), 1);
         drop(b);
         assert_eq!(count.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_full_count_takes_no_more() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let a = CountGuard::try_new(&count, 2).unwrap();
+        let _b = CountGuard::try_new(&count, 2).unwrap();
+        assert!(CountGuard::try_new(&count, 2).is_none());
+        assert_eq!(count.load(Ordering::Relaxed), 2);
+        drop(a);
+        assert!(CountGuard::try_new(&count, 2).is_some());
     }
 }

@@ -5,12 +5,18 @@
 //! [`NetEvent`]s; nothing else crosses the boundary, so a new network plugs in
 //! without touching the engine's core.
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod alloc_meter;
+pub mod dial;
+pub mod gate;
 pub mod guard;
 pub mod hash;
 pub mod hashing;
 pub mod limits;
 pub mod message;
+pub mod names;
 pub mod network;
+pub mod percent;
 pub mod query;
 pub mod rate;
 pub mod search;
@@ -18,7 +24,9 @@ pub mod share;
 pub mod sink;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod written;
 
+pub use gate::{Admission, ConnectionGate, Refusal};
 pub use guard::CountGuard;
 pub use hash::ContentHash;
 pub use limits::Limits;
@@ -30,5 +38,5 @@ pub use network::{Network, NetworkContext};
 pub use query::{parse_query, QueryExpr, QueryParseError};
 pub use rate::RateMeter;
 pub use search::{FileKind, SearchHit, SearchId, SearchRequest};
-pub use share::SharedFile;
+pub use share::{open_shared, SharedFile};
 pub use sink::EventSink;

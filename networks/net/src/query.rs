@@ -4,8 +4,20 @@
 //! Syntax (as in mldonkey and eMule): words are ANDed; `OR` between two terms
 //! makes an alternative; `-word` or `NOT word` excludes; `"quoted words"` is one
 //! keyword; parentheses group.
+//!
+//! A query is bounded when it is parsed (length, words, nesting), so every
+//! tree walk after it (matching, conversion to a network's format, dropping)
+//! recurses a bounded depth whatever a client sends.
 
 use serde::{Deserialize, Serialize};
+
+/// The longest search text, in bytes (eMule's search box and real ed2k
+/// servers stop at a few hundred).
+pub const MAX_QUERY_BYTES: usize = 1024;
+/// Most words and quoted phrases in one search.
+pub const MAX_QUERY_TERMS: usize = 64;
+/// Deepest nesting of parentheses.
+pub const MAX_QUERY_DEPTH: usize = 8;
 
 /// A boolean keyword expression.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +74,12 @@ pub enum QueryParseError {
     OnlyNegative,
     #[error("'{0}' needs a term on both sides")]
     Dangling(String),
+    #[error("the search is longer than {MAX_QUERY_BYTES} bytes")]
+    TooLong,
+    #[error("the search has more than {MAX_QUERY_TERMS} words")]
+    TooManyTerms,
+    #[error("the search nests parentheses deeper than {MAX_QUERY_DEPTH}")]
+    TooDeep,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +91,27 @@ enum Tok {
     Close,
 }
 
+/// Splits the text into tokens and checks the bounds on words and nesting.
 fn tokenize(s: &str) -> Result<Vec<Tok>, QueryParseError> {
+    let toks = split(s)?;
+    if toks.iter().filter(|t| matches!(t, Tok::Word(_))).count() > MAX_QUERY_TERMS {
+        return Err(QueryParseError::TooManyTerms);
+    }
+    let mut depth = 0usize;
+    for t in &toks {
+        match t {
+            Tok::Open => depth += 1,
+            Tok::Close => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_QUERY_DEPTH {
+            return Err(QueryParseError::TooDeep);
+        }
+    }
+    Ok(toks)
+}
+
+fn split(s: &str) -> Result<Vec<Tok>, QueryParseError> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -226,6 +264,9 @@ impl Parser {
 
 /// Parses the user's search text into a [`QueryExpr`].
 pub fn parse_query(text: &str) -> Result<QueryExpr, QueryParseError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(QueryParseError::TooLong);
+    }
     let toks = tokenize(text)?;
     if toks.is_empty() {
         return Err(QueryParseError::Empty);
@@ -241,6 +282,7 @@ pub fn parse_query(text: &str) -> Result<QueryExpr, QueryParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Add;
 
     fn kw(s: &str) -> Box<QueryExpr> {
         Box::new(QueryExpr::Keyword(s.into()))
@@ -276,6 +318,29 @@ mod tests {
         assert!(parse_query("OR a").is_err());
         assert!(parse_query("a OR").is_err());
         assert!(parse_query("\"a").is_err());
+    }
+
+    #[test]
+    fn hostile_queries_are_refused_before_any_tree_is_built() {
+        // Each of these overflowed the stack of the whole daemon once.
+        let deep = format!("{}a{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert_eq!(parse_query(&deep), Err(QueryParseError::TooLong));
+        let nested = format!("{}a{}", "(".repeat(9), ")".repeat(9));
+        assert_eq!(parse_query(&nested), Err(QueryParseError::TooDeep));
+        let ok = format!("{}a{}", "(".repeat(8), ")".repeat(8));
+        assert_eq!(parse_query(&ok).unwrap(), *kw("a"));
+        assert_eq!(
+            parse_query(&"a ".repeat(30_000)),
+            Err(QueryParseError::TooLong)
+        );
+        assert_eq!(
+            parse_query(&"a ".repeat(65)),
+            Err(QueryParseError::TooManyTerms)
+        );
+        // The largest accepted query is walked and dropped without trouble.
+        let q = parse_query(&"a OR ".repeat(63).add("b")).unwrap();
+        assert_eq!(q.keywords().len(), 64);
+        assert!(q.matches("b"));
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub fn share(path: &Path) -> SharedFile {
             .to_string_lossy()
             .into_owned(),
         size: h.size,
+        modified: crate::share::modified_ns(
+            &std::fs::metadata(path).expect("stat the shared file"),
+        ),
         ed2k: h.ed2k,
         ed2k_parts: h.ed2k_parts,
         sha1: h.sha1,

@@ -1,6 +1,6 @@
 //! A realistic engine state to render and update against.
 
-use crate::app::App;
+use crate::app::{App, Pending};
 use crate::keymap::KeyMap;
 use crate::update::{update, Event};
 use swarmux_api::*;
@@ -18,7 +18,37 @@ pub fn app(cols: u16, rows: u16) -> App {
         &mut app,
         Event::Daemon(Response::Snapshot(Box::new(snapshot()))),
     );
+    // The daemon answers the lists the views ask for.
+    for answer in [
+        Response::Files {
+            id: torrent().id,
+            files: torrent_files(),
+        },
+        Response::SharedFiles {
+            revision: snapshot().shares.revision,
+            files: shared_files(),
+        },
+    ] {
+        app.pending.push_back(Pending::Fetch);
+        update(&mut app, Event::Daemon(answer));
+    }
     app
+}
+
+/// The shared files of [`snapshot`].
+pub fn shared_files() -> Vec<SharedFileView> {
+    vec![
+        SharedFileView {
+            path: "/home/ana/Public/ubuntu-24.04-desktop-amd64.iso".into(),
+            size: 6 * GIB,
+            ed2k: "ed2k:00112233445566778899aabbccddeeff".into(),
+        },
+        SharedFileView {
+            path: "/home/ana/Public/notes.txt".into(),
+            size: 2048,
+            ed2k: "ed2k:ffeeddccbbaa99887766554433221100".into(),
+        },
+    ]
 }
 
 fn row(id: u64, name: &str, size: u64, sources: u32, complete: u32, nets: &[&str]) -> ResultRow {
@@ -54,7 +84,7 @@ fn download(id: u64, name: &str, size: u64, state: DownloadState) -> DownloadVie
         note: String::new(),
         peers: Vec::new(),
         path: None,
-        files: Vec::new(),
+        file_count: 0,
     }
 }
 
@@ -95,9 +125,9 @@ fn file(path: &str, size: u64, done: u64, priority: FilePriority) -> FileInfo {
     }
 }
 
-/// A torrent of three files, the second one skipped.
-pub fn torrent() -> DownloadView {
-    let files = vec![
+/// The files of [`torrent`].
+pub fn torrent_files() -> Vec<FileInfo> {
+    vec![
         file(
             "Sintel/sintel-1080p.mkv",
             700 * MIB,
@@ -116,7 +146,12 @@ pub fn torrent() -> DownloadView {
             100 * MIB,
             FilePriority::Normal,
         ),
-    ];
+    ]
+}
+
+/// A torrent of three files, the second one skipped.
+pub fn torrent() -> DownloadView {
+    let files = torrent_files();
     let size = files.iter().map(|f| f.size).sum();
     let mut t = download(6, "blender-open-movies", size, DownloadState::Downloading);
     t.network = "bittorrent".into();
@@ -145,7 +180,7 @@ pub fn torrent() -> DownloadView {
             rate: 0,
         },
     ];
-    t.files = files;
+    t.file_count = files.len();
     t
 }
 
@@ -267,18 +302,8 @@ pub fn snapshot() -> Snapshot {
         downloads: downloads(),
         shares: SharesView {
             dirs: vec!["/home/ana/Public".into()],
-            files: vec![
-                SharedFileView {
-                    path: "/home/ana/Public/ubuntu-24.04-desktop-amd64.iso".into(),
-                    size: 6 * GIB,
-                    ed2k: "ed2k:00112233445566778899aabbccddeeff".into(),
-                },
-                SharedFileView {
-                    path: "/home/ana/Public/notes.txt".into(),
-                    size: 2048,
-                    ed2k: "ed2k:ffeeddccbbaa99887766554433221100".into(),
-                },
-            ],
+            file_count: 2,
+            revision: 1,
             hashing: Some(HashingView {
                 files_left: 2,
                 bytes_left: 3 * GIB / 2,

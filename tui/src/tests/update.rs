@@ -572,3 +572,51 @@ fn paging_moves_by_a_screen() {
     ch(&mut app, 'g');
     assert_eq!((app.ui.search.index, app.ui.search.offset), (0, 0));
 }
+
+#[test]
+fn a_downloads_files_are_asked_for_only_while_its_detail_shows() {
+    let mut app = App::new(crate::keymap::KeyMap::load(None).expect("keys"));
+    update(&mut app, Event::Resize(80, 24));
+    // The Search pane shows no files: nothing is asked.
+    assert!(push(&mut app, snapshot()).requests.is_empty());
+    assert!(update(&mut app, Event::Tick).requests.is_empty());
+    ch(&mut app, '2');
+    // Moving onto the torrent asks for its files, once until answered.
+    let asked: Vec<Request> = "jjjj"
+        .chars()
+        .flat_map(|c| ch(&mut app, c).requests)
+        .collect();
+    assert_eq!(asked, vec![Request::Files { id: 6 }]);
+    assert!(update(&mut app, Event::Tick).requests.is_empty());
+    let fx = update(
+        &mut app,
+        Event::Daemon(Response::Files {
+            id: 6,
+            files: fixture::torrent_files(),
+        }),
+    );
+    assert!(fx.redraw);
+    assert_eq!(app.ui.message, None, "a fetch says nothing");
+    assert_eq!(app.files_of(6).len(), 3);
+    // While it shows, each tick refreshes its progress.
+    assert_eq!(
+        update(&mut app, Event::Tick).requests,
+        vec![Request::Files { id: 6 }]
+    );
+}
+
+#[test]
+fn shared_files_are_asked_for_in_the_shares_pane_when_they_change() {
+    let mut app = fixture::app(80, 24);
+    assert!(ch(&mut app, '3').requests.is_empty(), "revision 1 is there");
+    let mut next = snapshot();
+    next.seq += 1;
+    next.shares.revision = 2;
+    assert_eq!(push(&mut app, next).requests, vec![Request::SharedFiles]);
+    // Another pane asks for nothing.
+    ch(&mut app, '1');
+    let mut later = snapshot();
+    later.seq += 2;
+    later.shares.revision = 3;
+    assert!(push(&mut app, later).requests.is_empty());
+}

@@ -47,7 +47,7 @@ fn split(app: &App, area: Rect) -> (Rect, Option<Rect>) {
     let Some(d) = app.selected_download().filter(|_| area.height >= 16) else {
         return (area, None);
     };
-    let detail = if d.files.is_empty() {
+    let detail = if d.file_count == 0 {
         (area.height * 2 / 5).clamp(8, 14)
     } else {
         (area.height / 2).clamp(8, 18)
@@ -148,12 +148,12 @@ fn detail_areas(area: Rect) -> [Rect; 3] {
 /// Splits `area` between the peers and, right under them, the files: the
 /// files get at least half of it, more when the peers need less.
 fn peers_and_files(d: &DownloadView, area: Rect) -> (Rect, Rect) {
-    if d.files.is_empty() {
+    if d.file_count == 0 {
         return (area, Rect { height: 0, ..area });
     }
     let rows = |n: usize| u16::try_from(n).unwrap_or(u16::MAX).saturating_add(1);
     let peers_wanted = rows(d.peers.len());
-    let files = rows(d.files.len()).min(
+    let files = rows(d.file_count).min(
         area.height
             .saturating_sub(peers_wanted)
             .max(area.height.div_ceil(2)),
@@ -195,7 +195,7 @@ fn files_hint(app: &App, focused: bool) -> String {
 fn render_detail(app: &App, d: &DownloadView, frame: &mut Frame, area: Rect) {
     let focus = app.ui.files.filter(|f| f.download == d.id);
     let mut block = Block::bordered().title(format!(" {} ", d.name));
-    if !d.files.is_empty() {
+    if d.file_count > 0 {
         block = block.title_bottom(Line::from(files_hint(app, focus.is_some())).right_aligned());
     }
     frame.render_widget(block, area);
@@ -247,7 +247,7 @@ fn render_detail(app: &App, d: &DownloadView, frame: &mut Frame, area: Rect) {
             .with_offset(cursor.map_or(0, |c| c.offset))
             .with_selected(cursor.map(|c| c.index));
         frame.render_stateful_widget(
-            files_table(&d.files, files_area.width),
+            files_table(app.files_of(d.id), d.file_count, files_area.width),
             files_area,
             &mut state,
         );
@@ -288,8 +288,9 @@ fn render_peers(d: &DownloadView, frame: &mut Frame, area: Rect) {
     frame.render_widget(table, area);
 }
 
-/// The files of a multi-file download (priority, size, done, path) for a table `width` wide.
-fn files_table(files: &[FileInfo], width: u16) -> Table<'static> {
+/// The files of a multi-file download (priority, size, done, path) for a
+/// table `width` wide; `count` files in all (the rows arrive after the count).
+fn files_table(files: &[FileInfo], count: usize, width: u16) -> Table<'static> {
     let wide = width >= 100;
     let done_width: u16 = if wide { 17 } else { 6 };
     let widths = [
@@ -331,8 +332,9 @@ fn files_table(files: &[FileInfo], width: u16) -> Table<'static> {
         .filter(|f| f.priority == FilePriority::Skip)
         .count();
     let title = match skipped {
-        0 => format!("files ({})", files.len()),
-        n => format!("files ({}, {n} skipped)", files.len()),
+        _ if files.is_empty() => format!("files ({count}) …"),
+        0 => format!("files ({count})"),
+        n => format!("files ({count}, {n} skipped)"),
     };
     Table::new(rows, widths)
         .header(

@@ -78,7 +78,7 @@ fn render_files(app: &App, frame: &mut Frame, area: Rect) {
     let filter = app.ui.filters[Pane::Shares.index()].as_str();
     let mut block = Block::bordered().title(format!(
         " Shared files ({}) ",
-        app.snapshot.shares.files.len()
+        app.snapshot.shares.file_count
     ));
     if !filter.is_empty() {
         block = block.title_bottom(Line::from(format!(" filter: {filter} ")).right_aligned());

@@ -3,24 +3,7 @@
 use ratatui::style::{Color, Modifier, Style};
 use swarmux_api::DownloadState;
 
-const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-
-/// A byte count for humans: `512 B`, `1.2 GiB`.
-pub fn human_size(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else if value >= 100.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use swarmux_api::human_size;
 
 /// A rate for humans: `1.2 MiB/s`; empty for zero so idle rows stay quiet.
 pub fn human_rate(bytes_per_sec: u64) -> String {
@@ -119,12 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_rates() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(1_288_490_189), "1.2 GiB");
-        assert_eq!(human_size(700 << 20), "700 MiB");
+    fn rates() {
         assert_eq!(human_rate(0), "");
         assert_eq!(human_rate(51_200), "50.0 KiB/s");
     }

@@ -7,6 +7,7 @@ pub mod bitfield;
 pub mod choker;
 pub mod layout;
 pub mod picker;
+pub mod resume;
 pub mod storage;
 
 pub use bitfield::{Bitfield, BitfieldError};

@@ -71,8 +71,16 @@ pub enum PickerError {
 #[derive(Debug, Clone, Copy)]
 enum Block<P> {
     Free,
-    Requested { peer: P, at: Instant, extra: u8 },
-    Received { from: P },
+    Requested {
+        peer: P,
+        at: Instant,
+        extra: u8,
+    },
+    Received {
+        from: P,
+    },
+    /// Written before a restart (see [`PiecePicker::restore_blocks`]).
+    Restored,
 }
 
 /// A piece in progress.
@@ -476,7 +484,7 @@ impl<P: Copy + Eq + Hash> PiecePicker<P> {
         let mut cancel = Vec::new();
         let partial = &mut self.partials[slot];
         match partial.blocks[b as usize] {
-            Block::Received { .. } => return BlockOutcome::Duplicate,
+            Block::Received { .. } | Block::Restored => return BlockOutcome::Duplicate,
             Block::Free => {
                 partial.free -= 1;
                 self.free_blocks -= 1;
@@ -520,6 +528,36 @@ impl<P: Copy + Eq + Hash> PiecePicker<P> {
         }
     }
 
+    /// Blocks of `piece` written before a restart (the written log says so):
+    /// the piece opens with them in, so only its other blocks are requested.
+    /// Returns how many were taken; when that is every block, verify the
+    /// piece, then call [`Self::piece_verified`] or [`Self::piece_failed`].
+    /// A piece we have, do not want or already opened is left alone (0).
+    pub fn restore_blocks(&mut self, piece: u32, blocks: &[u32]) -> u32 {
+        if piece >= self.geometry.piece_count()
+            || self.have.get(piece)
+            || !self.wanted.get(piece)
+            || self.open_slot[piece as usize] != NONE
+            || blocks.is_empty()
+        {
+            return 0;
+        }
+        if self.bucket_of[piece as usize] != NONE {
+            self.dequeue(piece);
+        }
+        let slot = self.open(piece);
+        let partial = &mut self.partials[slot];
+        for &b in blocks {
+            if let Some(block @ Block::Free) = partial.blocks.get_mut(b as usize) {
+                *block = Block::Restored;
+                partial.free -= 1;
+                partial.received += 1;
+                self.free_blocks -= 1;
+            }
+        }
+        partial.received
+    }
+
     /// The piece failed its hash check (or was lost from disk): it is
     /// downloaded again. Returns the distinct peers that sent its blocks.
     pub fn piece_failed(&mut self, piece: u32) -> Vec<P> {
@@ -541,6 +579,8 @@ impl<P: Copy + Eq + Hash> PiecePicker<P> {
                 if !senders.contains(&from) {
                     senders.push(from);
                 }
+            }
+            if matches!(block, Block::Received { .. } | Block::Restored) {
                 *block = Block::Free;
                 partial.free += 1;
                 self.free_blocks += 1;

@@ -1,7 +1,10 @@
 //! File-backed storage of one torrent under a download root.
 //!
-//! Paths are joined from checked components only and must stay under the
-//! root (symlinked directories leading out are refused). Files are created
+//! Paths are joined from checked components only, each cut to the file
+//! system's limit and kept apart ([`disk_names`]), and files are opened
+//! below the root without following a symlink in any component
+//! ([`beneath`]); a file is used only while it is a regular file of the size
+//! the torrent gives it. Files are created
 //! sparse (`set_len`, no zeros written) and written and read positionally, so
 //! a `Storage` is shared by reference between blocking threads
 //! (`tokio::task::spawn_blocking`); open handles sit in a bounded cache.
@@ -17,7 +20,7 @@ use super::bitfield::Bitfield;
 use super::layout::{Layout, Priority};
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -57,21 +60,33 @@ struct HandleCache {
 pub struct Storage {
     root: PathBuf,
     layout: Layout,
+    /// Each file's path components on disk.
+    disk: Vec<Vec<String>>,
     paths: Vec<PathBuf>,
     handles: Mutex<HandleCache>,
 }
 
 impl Storage {
-    /// Storage for `layout` under `root`; checks every path but touches no disk.
+    /// Storage for `layout` under `root`; checks every path and fits every
+    /// name to the file system's limit (asking it, writing nothing).
     pub fn new(root: impl Into<PathBuf>, layout: Layout) -> Result<Self, StorageError> {
         let root = root.into();
-        let mut paths = Vec::with_capacity(layout.files().len());
         for (file, entry) in layout.files().iter().enumerate() {
             if entry.path.is_empty() {
                 return Err(StorageError::EmptyPath { file });
             }
+            if let Some(c) = entry.path.iter().find(|c| !component_is_safe(c)) {
+                return Err(StorageError::UnsafeComponent {
+                    file,
+                    component: c.clone(),
+                });
+            }
+        }
+        let disk = disk_names::disk_components(&root, layout.files());
+        let mut paths = Vec::with_capacity(layout.files().len());
+        for (file, (entry, components)) in layout.files().iter().zip(&disk).enumerate() {
             let mut path = root.clone();
-            for c in &entry.path {
+            for c in components {
                 if !component_is_safe(c) {
                     return Err(StorageError::UnsafeComponent {
                         file,
@@ -94,6 +109,7 @@ impl Storage {
         Ok(Storage {
             root,
             layout,
+            disk,
             paths,
             handles: Mutex::new(HandleCache::default()),
         })
@@ -160,16 +176,23 @@ impl Storage {
         Ok(())
     }
 
-    /// Reads `piece` back and compares its SHA-1 with `expected`; a file that
-    /// is missing or too short makes it false.
+    /// Reads `piece` back and compares its SHA-1 with `expected`.
     pub fn verify_piece(&self, piece: u32, expected: &[u8; 20]) -> io::Result<bool> {
-        let mut buf = vec![0u8; HASH_CHUNK];
-        match self.hash_piece(piece, &mut buf) {
+        self.piece_matches(piece, expected, &mut vec![0u8; HASH_CHUNK])
+    }
+
+    /// Whether `piece` hashes to `expected`; a file that is missing, short,
+    /// of another length or behind a symlink makes it false.
+    fn piece_matches(&self, piece: u32, expected: &[u8; 20], buf: &mut [u8]) -> io::Result<bool> {
+        match self.hash_piece(piece, buf) {
             Ok(h) => Ok(&h == expected),
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+                    io::ErrorKind::NotFound
+                        | io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::InvalidData
+                        | io::ErrorKind::PermissionDenied
                 ) =>
             {
                 Ok(false)
@@ -179,8 +202,8 @@ impl Storage {
     }
 
     /// Checks the data already on disk against `hashes` (one per piece) and
-    /// returns the pieces that match. Missing and short files only make their
-    /// pieces missing; nothing is created.
+    /// returns the pieces that match. Missing files, files of another length
+    /// and symlinks only make their pieces missing; nothing is created.
     pub fn check_existing(&self, hashes: &[[u8; 20]]) -> io::Result<Bitfield> {
         let count = self.layout.geometry().piece_count();
         if hashes.len() != count as usize {
@@ -189,24 +212,21 @@ impl Storage {
                 format!("{} piece hashes for {count} pieces", hashes.len()),
             ));
         }
-        let lens: Vec<Option<u64>> = self
+        // only regular files of their full length (no symlink) are read
+        let usable: Vec<bool> = self
             .paths
             .iter()
-            .map(|p| {
-                fs::metadata(p)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| m.len())
-            })
+            .zip(self.layout.files())
+            .map(|(p, f)| fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.len() == f.length))
             .collect();
         let mut have = Bitfield::new(count);
         let mut buf = vec![0u8; HASH_CHUNK];
         for (piece, expected) in (0..count).zip(hashes) {
-            let on_disk = self.layout.piece_segments(piece).all(|s| {
-                self.is_padding(s.file)
-                    || lens[s.file].is_some_and(|l| l >= s.offset + u64::from(s.len))
-            });
-            if on_disk && self.hash_piece(piece, &mut buf)? == *expected {
+            let on_disk = self
+                .layout
+                .piece_segments(piece)
+                .all(|s| self.is_padding(s.file) || usable[s.file]);
+            if on_disk && self.piece_matches(piece, expected, &mut buf)? {
                 have.set(piece);
             }
         }
@@ -325,53 +345,30 @@ impl Storage {
         Ok(f)
     }
 
+    /// Opens `file` (see [`beneath::open_beneath`]); a new or short file is
+    /// extended to its length when creating, and otherwise a file of another
+    /// length is refused.
     fn open_file(&self, file: usize, create: bool) -> io::Result<File> {
-        let path = &self.paths[file];
-        if create {
-            self.make_parent(path)?;
-        }
-        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(escape_error(path));
-        }
-        let f = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .open(path)
-        {
-            // Existing data we may only read can still be seeded.
-            Err(e) if !create && e.kind() == io::ErrorKind::PermissionDenied => File::open(path)?,
-            other => other?,
-        };
-        if create {
-            let want = self.layout.files()[file].length;
-            if f.metadata()?.len() < want {
-                f.set_len(want)?;
-            }
+        let entry = &self.layout.files()[file];
+        let f = beneath::open_beneath(&self.root, &self.disk[file], create)?;
+        let len = f.metadata()?.len();
+        if create && len < entry.length {
+            f.set_len(entry.length)?;
+        } else if len != entry.length {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is {len} bytes, not the {} of the torrent; refused",
+                    self.paths[file].display(),
+                    entry.length
+                ),
+            ));
         }
         Ok(f)
     }
-
-    /// Creates the parent directories of `path` and checks that, symlinks
-    /// resolved, they are still under the root.
-    fn make_parent(&self, path: &Path) -> io::Result<()> {
-        let parent = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(parent)?;
-        let root = fs::canonicalize(&self.root)?;
-        if !fs::canonicalize(parent)?.starts_with(&root) {
-            return Err(escape_error(path));
-        }
-        Ok(())
-    }
 }
 
-fn escape_error(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        format!("{} would leave the download folder", path.display()),
-    )
-}
-
+mod beneath;
+mod disk_names;
 #[cfg(test)]
 mod tests;

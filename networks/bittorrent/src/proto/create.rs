@@ -84,14 +84,19 @@ pub fn create_torrent(path: &Path, piece_length: u64, trackers: &[&str]) -> io::
     Ok(bytes)
 }
 
+/// The regular files below `dir` (symlinks are not followed), with a stack
+/// of folders to visit rather than recursion, however deep the tree.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            walk(&entry.path(), out)?;
-        } else if kind.is_file() {
-            out.push(entry.path());
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() {
+                out.push(entry.path());
+            }
         }
     }
     Ok(())

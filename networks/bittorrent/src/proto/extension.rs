@@ -35,7 +35,7 @@ pub enum ExtensionError {
     Missing(&'static str),
     #[error("ut_metadata piece of {0} bytes is larger than 16 KiB")]
     PieceTooLarge(usize),
-    #[error("metadata size {0} is out of range (1 byte to 16 MiB)")]
+    #[error("metadata size {0} is out of range (1 byte to {max} bytes)", max = super::metainfo::MAX_INFO_BYTES)]
     BadMetadataSize(u64),
     #[error("metadata piece {piece} does not fit metadata of {size} bytes")]
     BadPiece { piece: u32, size: u64 },
@@ -114,21 +114,22 @@ impl ExtHandshake {
 
     /// Decodes a handshake payload; unknown keys and odd values are ignored.
     pub fn decode(payload: &[u8]) -> Result<Self, ExtensionError> {
-        let (v, _) = bencode::decode_prefix(payload)?;
+        let (doc, _) = bencode::decode_prefix(payload)?;
+        let v = doc.root();
         v.as_dict().ok_or(ExtensionError::NotDict)?;
-        let int = |k: &str| v.get(k).and_then(Value::as_int);
+        let int = |k: &str| v.get(k).and_then(|i| i.as_int());
         let extensions = v
             .get("m")
-            .and_then(Value::as_dict)
+            .and_then(|m| m.as_dict())
             .into_iter()
             .flatten()
             .filter_map(|(k, id)| {
                 let id = u8::try_from(id.as_int()?).ok().filter(|&i| i != 0)?;
-                Some((String::from_utf8(k.clone()).ok()?, id))
+                Some((String::from_utf8(k.to_vec()).ok()?, id))
             })
             .take(MAX_EXTENSIONS)
             .collect();
-        let yourip = v.get("yourip").and_then(Value::as_bytes).and_then(|b| {
+        let yourip = v.get("yourip").and_then(|y| y.as_bytes()).and_then(|b| {
             if let Ok(a) = <[u8; 4]>::try_from(b) {
                 Some(IpAddr::V4(Ipv4Addr::from(a)))
             } else {
@@ -142,7 +143,7 @@ impl ExtHandshake {
             metadata_size: int("metadata_size").and_then(|s| u64::try_from(s).ok()),
             client: v
                 .get("v")
-                .and_then(Value::as_str)
+                .and_then(|c| c.as_str())
                 .map(|s| s.chars().take(64).collect()),
             listen_port: int("p")
                 .and_then(|p| u16::try_from(p).ok())
@@ -196,11 +197,12 @@ impl MetadataMsg {
 
     /// Decodes a payload; the data of a Data message shares `payload`.
     pub fn decode(payload: &Bytes) -> Result<Self, ExtensionError> {
-        let (v, used) = bencode::decode_prefix(payload)?;
+        let (doc, used) = bencode::decode_prefix(payload)?;
+        let v = doc.root();
         v.as_dict().ok_or(ExtensionError::NotDict)?;
         let field = |k: &'static str| {
             v.get(k)
-                .and_then(Value::as_int)
+                .and_then(|i| i.as_int())
                 .ok_or(ExtensionError::Missing(k))
         };
         let piece = u32::try_from(field("piece")?).map_err(|_| ExtensionError::Missing("piece"))?;

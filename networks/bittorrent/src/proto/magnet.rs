@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use super::url::{percent_decode, percent_encode};
+use swarmux_net::percent;
 
 /// Longest magnet link accepted.
 pub const MAX_MAGNET_LEN: usize = 64 * 1024;
@@ -85,7 +85,7 @@ impl Magnet {
                 Some((k, n)) if n.bytes().all(|b| b.is_ascii_digit()) => k,
                 _ => key,
             };
-            let value = percent_decode(raw, key == "dn")
+            let value = percent::decode(raw, key == "dn")
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
                 .ok_or_else(|| MagnetError::BadEscape(key.to_string()))?;
             match key {
@@ -136,13 +136,17 @@ impl fmt::Display for Magnet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "magnet:?xt=urn:btih:{}", hex::encode(self.info_hash))?;
         if let Some(n) = &self.name {
-            write!(f, "&dn={}", percent_encode(n.as_bytes()))?;
+            write!(f, "&dn={}", percent::encode(n.as_bytes(), b""))?;
         }
         for t in &self.trackers {
-            write!(f, "&tr={}", percent_encode(t.as_bytes()))?;
+            write!(f, "&tr={}", percent::encode(t.as_bytes(), b""))?;
         }
         for p in &self.peers {
-            write!(f, "&x.pe={}", percent_encode(p.to_string().as_bytes()))?;
+            write!(
+                f,
+                "&x.pe={}",
+                percent::encode(p.to_string().as_bytes(), b"")
+            )?;
         }
         Ok(())
     }

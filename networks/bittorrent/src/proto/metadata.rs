@@ -26,7 +26,7 @@ pub struct MetadataAssembler {
 
 impl MetadataAssembler {
     /// Starts collecting `size` bytes (the `metadata_size` a peer announced,
-    /// 1 byte to 16 MiB).
+    /// 1 byte to `MAX_INFO_BYTES`).
     pub fn new(info_hash: [u8; 20], size: u64) -> Result<Self, ExtensionError> {
         if size == 0 || size > MAX_INFO_BYTES as u64 {
             return Err(ExtensionError::BadMetadataSize(size));

@@ -1,19 +1,18 @@
-//! .torrent files (BEP 3, BEP 12 tiers, BEP 47 padding files): the info
-//! dictionary is mapped with `serde_bencode` after the bounded decoder has
-//! checked it, and the info-hash is the SHA-1 of its exact bytes.
+//! .torrent files (BEP 3, BEP 12 tiers, BEP 47 padding files): the file is
+//! decoded once by the bounded decoder, the info dictionary is read from
+//! that document, and the info-hash is the SHA-1 of its exact bytes.
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde_bytes::ByteBuf;
 use sha1::{Digest, Sha1};
 
-use super::bencode::{self, BencodeError, Value};
+use super::bencode::{self, BencodeError, Item};
 
-/// Largest .torrent file accepted.
-pub const MAX_TORRENT_BYTES: usize = 32 << 20;
-/// Largest info dictionary accepted (from a file or fetched from peers).
-pub const MAX_INFO_BYTES: usize = 16 << 20;
+/// Largest .torrent file accepted: libtorrent's `max_buffer_size`.
+pub const MAX_TORRENT_BYTES: usize = 10_000_000;
+/// Largest info dictionary accepted (from a file or fetched from peers): no
+/// more than fits in a .torrent we would accept.
+pub const MAX_INFO_BYTES: usize = MAX_TORRENT_BYTES;
 /// Largest piece length accepted.
 pub const MAX_PIECE_LENGTH: u64 = 64 << 20;
 /// Most files in one torrent.
@@ -24,7 +23,7 @@ pub const MAX_TRACKERS: usize = 64;
 /// Why a torrent was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetainfoError {
-    #[error("torrent is larger than {} MiB", MAX_TORRENT_BYTES >> 20)]
+    #[error("torrent is larger than {MAX_TORRENT_BYTES} bytes")]
     TooLarge,
     #[error("torrent is not valid bencode: {0}")]
     Bencode(#[from] BencodeError),
@@ -98,28 +97,6 @@ pub struct Metainfo {
     pub trackers: Vec<Vec<String>>,
 }
 
-#[derive(Deserialize)]
-struct RawInfo {
-    name: Option<ByteBuf>,
-    #[serde(rename = "name.utf-8")]
-    name_utf8: Option<ByteBuf>,
-    #[serde(rename = "piece length")]
-    piece_length: u64,
-    pieces: Option<ByteBuf>,
-    length: Option<u64>,
-    files: Option<Vec<RawFile>>,
-    private: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct RawFile {
-    length: u64,
-    path: Vec<ByteBuf>,
-    #[serde(rename = "path.utf-8")]
-    path_utf8: Option<Vec<ByteBuf>>,
-    attr: Option<ByteBuf>,
-}
-
 /// True when `c` is a file or directory name that stays where it is put:
 /// not empty, not `.` or `..`, no `/`, `\` or NUL, no drive letter (`C:`).
 pub fn is_safe_component(c: &str) -> bool {
@@ -143,35 +120,65 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The value of `key` in `dict` when it is a byte string (`Ok(None)` when absent).
+fn bytes_field<'d>(dict: &Item<'d>, key: &'static str) -> Result<Option<&'d [u8]>, MetainfoError> {
+    dict.get(key)
+        .map(|v| v.as_bytes().ok_or_else(|| invalid_field(key)))
+        .transpose()
+}
+
+/// The value of `key` in `dict` when it is a non-negative integer.
+fn uint_field(dict: &Item<'_>, key: &'static str) -> Result<Option<u64>, MetainfoError> {
+    dict.get(key)
+        .map(|v| {
+            v.as_int()
+                .and_then(|i| u64::try_from(i).ok())
+                .ok_or_else(|| invalid_field(key))
+        })
+        .transpose()
+}
+
+fn invalid_field(key: &str) -> MetainfoError {
+    MetainfoError::Invalid(format!("{key} has the wrong type"))
+}
+
 impl Info {
     /// Checks an info dictionary (from a .torrent or fetched with BEP 9).
     pub fn from_info_bytes(bytes: &[u8]) -> Result<Info, MetainfoError> {
         if bytes.len() > MAX_INFO_BYTES {
             return Err(MetainfoError::TooLarge);
         }
-        // depth, lengths and duplicate keys first: serde_bencode has no depth limit
-        if bencode::decode(bytes)?.as_dict().is_none() {
+        Info::from_item(&bencode::decode(bytes)?.root())
+    }
+
+    /// Checks a decoded info dictionary; the hash covers its exact bytes.
+    fn from_item(info: &Item<'_>) -> Result<Info, MetainfoError> {
+        let bytes = info.raw();
+        if bytes.len() > MAX_INFO_BYTES {
+            return Err(MetainfoError::TooLarge);
+        }
+        if info.as_dict().is_none() {
             return Err(MetainfoError::Invalid("not a dictionary".into()));
         }
-        let raw: RawInfo =
-            serde_bencode::from_bytes(bytes).map_err(|e| MetainfoError::Invalid(e.to_string()))?;
-        let name = match raw.name_utf8.as_ref().or(raw.name.as_ref()) {
+        let name = match bytes_field(info, "name.utf-8")?.or(bytes_field(info, "name")?) {
             Some(n) => text(n),
             None => return Err(MetainfoError::Invalid("missing name".into())),
         };
         check_path(std::slice::from_ref(&name))?;
-        if raw.piece_length == 0 || raw.piece_length > MAX_PIECE_LENGTH {
-            return Err(MetainfoError::BadPieceLength(raw.piece_length));
+        let piece_length = uint_field(info, "piece length")?
+            .ok_or_else(|| MetainfoError::Invalid("missing piece length".into()))?;
+        if piece_length == 0 || piece_length > MAX_PIECE_LENGTH {
+            return Err(MetainfoError::BadPieceLength(piece_length));
         }
-        let pieces = raw.pieces.ok_or(MetainfoError::V2Only)?;
+        let pieces = bytes_field(info, "pieces")?.ok_or(MetainfoError::V2Only)?;
         if !pieces.len().is_multiple_of(20) {
             return Err(MetainfoError::Invalid(
                 "pieces is not a multiple of 20 bytes".into(),
             ));
         }
-        let (files, multi_file) = match (raw.length, raw.files) {
+        let (files, multi_file) = match (uint_field(info, "length")?, info.get("files")) {
             (Some(length), None) => (single_file(&name, length), false),
-            (None, Some(files)) => (multi_files(files)?, true),
+            (None, Some(files)) => (multi_files(&files)?, true),
             _ => {
                 return Err(MetainfoError::Invalid(
                     "needs exactly one of length and files".into(),
@@ -182,7 +189,7 @@ impl Info {
         if total_length == 0 {
             return Err(MetainfoError::Empty);
         }
-        let expected = total_length.div_ceil(raw.piece_length);
+        let expected = total_length.div_ceil(piece_length);
         let actual = (pieces.len() / 20) as u64;
         if expected != actual {
             return Err(MetainfoError::PieceCount {
@@ -195,7 +202,7 @@ impl Info {
             info_hash: Sha1::digest(bytes).into(),
             info_bytes: bytes.to_vec(),
             name,
-            piece_length: raw.piece_length,
+            piece_length,
             pieces: pieces
                 .chunks_exact(20)
                 .map(|c| {
@@ -206,7 +213,7 @@ impl Info {
                 .collect(),
             files,
             total_length,
-            private: raw.private == Some(1),
+            private: info.get("private").and_then(|p| p.as_int()) == Some(1),
             multi_file,
         })
     }
@@ -246,29 +253,37 @@ fn single_file(name: &str, length: u64) -> Vec<FileEntry> {
     }]
 }
 
-fn multi_files(raw: Vec<RawFile>) -> Result<Vec<FileEntry>, MetainfoError> {
-    if raw.len() > MAX_FILES {
+fn multi_files(raw: &Item<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
+    let list = raw.as_list().ok_or_else(|| invalid_field("files"))?;
+    if list.clone().count() > MAX_FILES {
         return Err(MetainfoError::TooManyFiles);
     }
     let mut offset = 0u64;
-    let mut files = Vec::with_capacity(raw.len());
-    for f in raw {
-        let path: Vec<String> = f
-            .path_utf8
-            .as_ref()
-            .unwrap_or(&f.path)
-            .iter()
-            .map(|c| text(c))
-            .collect();
+    let mut files = Vec::with_capacity(list.clone().count());
+    for f in list {
+        let length = uint_field(&f, "length")?.ok_or_else(|| invalid_field("length"))?;
+        let components = f
+            .get("path.utf-8")
+            .or(f.get("path"))
+            .and_then(|p| p.as_list())
+            .ok_or_else(|| invalid_field("path"))?;
+        let mut path = Vec::with_capacity(components.clone().count());
+        for c in components {
+            path.push(
+                c.as_bytes()
+                    .map(text)
+                    .ok_or_else(|| invalid_field("path"))?,
+            );
+        }
         check_path(&path)?;
         files.push(FileEntry {
             path,
-            length: f.length,
+            length,
             offset,
-            padding: f.attr.is_some_and(|a| a.contains(&b'p')),
+            padding: bytes_field(&f, "attr")?.is_some_and(|a| a.contains(&b'p')),
         });
         offset = offset
-            .checked_add(f.length)
+            .checked_add(length)
             .ok_or(MetainfoError::LengthOverflow)?;
     }
     if offset > i64::MAX as u64 {
@@ -277,8 +292,8 @@ fn multi_files(raw: Vec<RawFile>) -> Result<Vec<FileEntry>, MetainfoError> {
     Ok(files)
 }
 
-fn tracker_tiers(top: &Value) -> Vec<Vec<String>> {
-    let url = |v: &Value| {
+fn tracker_tiers(top: &Item<'_>) -> Vec<Vec<String>> {
+    let url = |v: Item<'_>| {
         v.as_str()
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -286,16 +301,11 @@ fn tracker_tiers(top: &Value) -> Vec<Vec<String>> {
     };
     let tiers: Vec<Vec<String>> = top
         .get("announce-list")
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_list)
-        .map(|tier| {
-            tier.iter()
-                .filter_map(url)
-                .take(MAX_TRACKERS)
-                .collect::<Vec<_>>()
-        })
+        .and_then(|l| l.as_list())
+        .into_iter()
+        .flatten()
+        .filter_map(|tier| tier.as_list())
+        .map(|tier| tier.filter_map(url).take(MAX_TRACKERS).collect::<Vec<_>>())
         .filter(|tier| !tier.is_empty())
         .take(MAX_TRACKERS)
         .collect();
@@ -314,11 +324,11 @@ impl Metainfo {
         if bytes.len() > MAX_TORRENT_BYTES {
             return Err(MetainfoError::TooLarge);
         }
-        let top = bencode::decode(bytes)?;
-        let span = bencode::dict_value_span(bytes, b"info")?.ok_or(MetainfoError::MissingInfo)?;
-        let info = Info::from_info_bytes(&bytes[span])?;
+        let doc = bencode::decode(bytes)?;
+        let top = doc.root();
+        let info = top.get("info").ok_or(MetainfoError::MissingInfo)?;
         Ok(Metainfo {
-            info,
+            info: Info::from_item(&info)?,
             trackers: tracker_tiers(&top),
         })
     }

@@ -53,18 +53,19 @@ impl PexMessage {
     /// Decodes a payload, keeping at most [`MAX_PEX_RECEIVED`] peers per
     /// list; missing flags count as 0, IPv6 lists are ignored.
     pub fn decode(payload: &[u8]) -> Result<Self, ExtensionError> {
-        let (v, _) = bencode::decode_prefix(payload)?;
+        let (doc, _) = bencode::decode_prefix(payload)?;
+        let v = doc.root();
         v.as_dict().ok_or(ExtensionError::NotDict)?;
-        let list = |key: &'static str| match v.get(key) {
+        let list = |key: &'static str| match v.get(key).map(|l| l.as_bytes()) {
             None => Ok(Vec::new()),
-            Some(Value::Bytes(b)) => {
+            Some(Some(b)) => {
                 parse_peers_v4(b, MAX_PEX_RECEIVED).map_err(|_| ExtensionError::Missing(key))
             }
-            Some(_) => Err(ExtensionError::Missing(key)),
+            Some(None) => Err(ExtensionError::Missing(key)),
         };
         let flags = v
             .get("added.f")
-            .and_then(Value::as_bytes)
+            .and_then(|f| f.as_bytes())
             .unwrap_or_default();
         let added = list("added")?
             .into_iter()

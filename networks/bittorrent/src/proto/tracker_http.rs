@@ -5,13 +5,13 @@
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
-use super::bencode::{self, Value};
+use super::bencode::{self, Document, Item};
 use super::compact::{parse_peers_v4, parse_peers_v6};
 use super::tracker::{
     tracker_text, Announce, AnnounceReply, ScrapeStats, TrackerError, DEFAULT_INTERVAL,
     MAX_TRACKER_PEERS, MAX_TRACKER_RESPONSE,
 };
-use super::url::percent_encode;
+use swarmux_net::percent;
 
 /// Most torrents kept from one scrape reply.
 pub const MAX_SCRAPE_ENTRIES: usize = 1000;
@@ -31,8 +31,8 @@ fn with_query(base: &str, params: &str) -> String {
 pub fn announce_url(base: &str, a: &Announce) -> String {
     let mut q = format!(
         "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact=1&key={:08X}",
-        percent_encode(&a.info_hash),
-        percent_encode(&a.peer_id),
+        percent::encode(&a.info_hash, b""),
+        percent::encode(&a.peer_id, b""),
         a.port,
         a.uploaded,
         a.downloaded,
@@ -46,7 +46,7 @@ pub fn announce_url(base: &str, a: &Announce) -> String {
         let _ = write!(q, "&numwant={n}");
     }
     if let Some(id) = &a.tracker_id {
-        let _ = write!(q, "&trackerid={}", percent_encode(id.as_bytes()));
+        let _ = write!(q, "&trackerid={}", percent::encode(id.as_bytes(), b""));
     }
     with_query(base, &q)
 }
@@ -69,17 +69,18 @@ pub fn scrape_url(announce: &str) -> Option<String> {
 pub fn scrape_url_for(scrape: &str, info_hashes: &[[u8; 20]]) -> String {
     let q: Vec<String> = info_hashes
         .iter()
-        .map(|h| format!("info_hash={}", percent_encode(h)))
+        .map(|h| format!("info_hash={}", percent::encode(h, b"")))
         .collect();
     with_query(scrape, &q.join("&"))
 }
 
 /// Decodes a reply body: the top-level dict, or the tracker's failure reason.
-fn reply_dict(body: &[u8]) -> Result<Value, TrackerError> {
+fn reply_dict(body: &[u8]) -> Result<Document<'_>, TrackerError> {
     if body.len() > MAX_TRACKER_RESPONSE {
         return Err(TrackerError::TooLarge);
     }
-    let v = bencode::decode(body)?;
+    let doc = bencode::decode(body)?;
+    let v = doc.root();
     if v.as_dict().is_none() {
         return Err(TrackerError::Malformed("not a dictionary"));
     }
@@ -88,38 +89,39 @@ fn reply_dict(body: &[u8]) -> Result<Value, TrackerError> {
             reason.as_bytes().unwrap_or(b"(no reason given)"),
         )));
     }
-    Ok(v)
+    Ok(doc)
 }
 
-fn count(v: &Value, key: &str) -> Option<u32> {
+fn count(v: &Item<'_>, key: &str) -> Option<u32> {
     v.get(key)
-        .and_then(Value::as_int)
+        .and_then(|i| i.as_int())
         .map(|i| i.clamp(0, u32::MAX.into()) as u32)
 }
 
 /// Parses an announce reply body.
 pub fn parse_announce_reply(body: &[u8]) -> Result<AnnounceReply, TrackerError> {
-    let v = reply_dict(body)?;
-    let mut peers: Vec<SocketAddr> = match v.get("peers") {
-        None => Vec::new(),
-        Some(Value::Bytes(b)) => parse_peers_v4(b, MAX_TRACKER_PEERS)
+    let doc = reply_dict(body)?;
+    let v = doc.root();
+    let peers = v.get("peers");
+    let mut peers: Vec<SocketAddr> = match (
+        peers.and_then(|p| p.as_bytes()),
+        peers.and_then(|p| p.as_list()),
+    ) {
+        _ if peers.is_none() => Vec::new(),
+        (Some(b), _) => parse_peers_v4(b, MAX_TRACKER_PEERS)
             .map_err(|_| TrackerError::Malformed("compact peers"))?
             .into_iter()
             .map(SocketAddr::V4)
             .collect(),
-        Some(Value::List(l)) => l
-            .iter()
-            .filter_map(dict_peer)
-            .take(MAX_TRACKER_PEERS)
-            .collect(),
-        Some(_) => return Err(TrackerError::Malformed("peers")),
+        (_, Some(l)) => l.filter_map(dict_peer).take(MAX_TRACKER_PEERS).collect(),
+        _ => return Err(TrackerError::Malformed("peers")),
     };
-    if let Some(b) = v.get("peers6").and_then(Value::as_bytes) {
+    if let Some(b) = v.get("peers6").and_then(|p| p.as_bytes()) {
         let room = MAX_TRACKER_PEERS.saturating_sub(peers.len());
         let v6 = parse_peers_v6(b, room).map_err(|_| TrackerError::Malformed("peers6"))?;
         peers.extend(v6.into_iter().map(SocketAddr::V6));
     }
-    let text = |k: &str| v.get(k).and_then(Value::as_bytes).map(tracker_text);
+    let text = |k: &str| v.get(k).and_then(|t| t.as_bytes()).map(tracker_text);
     Ok(AnnounceReply {
         interval: count(&v, "interval").unwrap_or(DEFAULT_INTERVAL),
         min_interval: count(&v, "min interval"),
@@ -133,7 +135,7 @@ pub fn parse_announce_reply(body: &[u8]) -> Result<AnnounceReply, TrackerError> 
 
 /// A peer of the dictionary form: `{ip: "1.2.3.4", port: 6881, peer id: ...}`
 /// (host names are skipped).
-fn dict_peer(p: &Value) -> Option<SocketAddr> {
+fn dict_peer(p: Item<'_>) -> Option<SocketAddr> {
     let ip: IpAddr = p.get("ip")?.as_str()?.parse().ok()?;
     let port = u16::try_from(p.get("port")?.as_int()?).ok()?;
     Some(SocketAddr::new(ip, port))
@@ -141,19 +143,19 @@ fn dict_peer(p: &Value) -> Option<SocketAddr> {
 
 /// Parses a scrape reply body: counts per info-hash.
 pub fn parse_scrape_reply(body: &[u8]) -> Result<Vec<([u8; 20], ScrapeStats)>, TrackerError> {
-    let v = reply_dict(body)?;
-    let files = v
+    let doc = reply_dict(body)?;
+    let files = doc
+        .root()
         .get("files")
-        .and_then(Value::as_dict)
+        .and_then(|f| f.as_dict())
         .ok_or(TrackerError::Malformed("files"))?;
     Ok(files
-        .iter()
         .filter_map(|(k, s)| {
-            let hash = <[u8; 20]>::try_from(k.as_slice()).ok()?;
+            let hash = <[u8; 20]>::try_from(k).ok()?;
             let stats = ScrapeStats {
-                complete: count(s, "complete").unwrap_or(0),
-                downloaded: count(s, "downloaded").unwrap_or(0),
-                incomplete: count(s, "incomplete").unwrap_or(0),
+                complete: count(&s, "complete").unwrap_or(0),
+                downloaded: count(&s, "downloaded").unwrap_or(0),
+                incomplete: count(&s, "incomplete").unwrap_or(0),
             };
             Some((hash, stats))
         })

@@ -1,47 +1,5 @@
-//! The bits of URL handling BitTorrent needs: byte-wise percent-encoding
-//! (info-hashes and peer ids are raw bytes) and splitting tracker URLs.
-
-use std::fmt::Write;
-
-/// Escapes every byte that is not unreserved (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
-/// `+` and space are escaped too: opentracker does not decode `+`.
-pub fn percent_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` escapes (`+` as a space when `plus_is_space`); `None` on a
-/// malformed escape.
-pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let digit = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
-                out.push((digit(i + 1)? * 16 + digit(i + 2)?) as u8);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
-}
+//! Splitting tracker URLs (percent-encoding is `swarmux_net::percent`:
+//! byte-wise, since info-hashes and peer ids are raw bytes).
 
 /// The transport of a tracker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,23 +87,6 @@ impl TrackerUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_round_trip() {
-        let raw: Vec<u8> = (0..=255).collect();
-        let enc = percent_encode(&raw);
-        assert!(
-            enc.contains("%2B") && enc.contains("%20") && enc.contains("-.") && enc.contains("_")
-        );
-        assert!(!enc.contains('+') && enc.contains("%2F"));
-        assert_eq!(percent_decode(&enc, false).unwrap(), raw);
-        assert_eq!(percent_decode("a+b%41", true).unwrap(), b"a bA");
-        assert_eq!(percent_decode("a+b", false).unwrap(), b"a+b");
-        assert_eq!(percent_decode("%4", false), None);
-        assert_eq!(percent_decode("%zz", false), None);
-        assert_eq!(percent_decode("%é", false), None);
-        assert_eq!(percent_decode("%+1", false), None);
-    }
 
     #[test]
     fn splits_tracker_urls() {

@@ -10,6 +10,7 @@
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::{Decoder, Reader, XmlVersion};
+use swarmux_net::names::cut_at_char;
 
 /// Most items read from one feed (the rest are ignored).
 pub const MAX_ITEMS: usize = 1000;
@@ -140,14 +141,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
 
 /// `s` cut to at most [`MAX_TEXT`] bytes, on a character boundary.
 fn capped(s: &str) -> &str {
-    if s.len() <= MAX_TEXT {
-        return s;
-    }
-    let mut end = MAX_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    cut_at_char(s, MAX_TEXT)
 }
 
 /// The value of attribute `key` of `e`, if present and readable.
@@ -227,11 +221,7 @@ impl State {
         if let Some((_, buf)) = self.field.as_mut() {
             let room = MAX_TEXT.saturating_sub(buf.len());
             if room > 0 {
-                let mut end = s.len().min(room);
-                while !s.is_char_boundary(end) {
-                    end -= 1;
-                }
-                buf.push_str(&s[..end]);
+                buf.push_str(cut_at_char(s, room));
             }
         }
     }

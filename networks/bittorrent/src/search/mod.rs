@@ -18,6 +18,7 @@ pub use library::Library;
 
 use crate::session::{BtConfig, TorznabIndexer};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub(crate) struct Searcher {
     /// Folders searched for `.torrent` files.
     dirs: Arc<[PathBuf]>,
     library: Arc<Library>,
+    /// Where requests to the indexers leave from.
+    local: Option<IpAddr>,
     events: mpsc::UnboundedSender<NetEvent>,
     running: HashMap<SearchId, JoinHandle<()>>,
 }
@@ -58,6 +61,7 @@ impl Searcher {
             indexers: cfg.torznab.clone().into(),
             dirs: dirs.into(),
             library: Arc::new(Library::new()),
+            local: cfg.local_ip(),
             events,
             running: HashMap::new(),
         }
@@ -76,6 +80,7 @@ impl Searcher {
             self.indexers.clone(),
             self.dirs.clone(),
             self.library.clone(),
+            self.local,
             self.events.clone(),
         ));
         if let Some(old) = self.running.insert(req.id, task) {
@@ -100,6 +105,7 @@ async fn run(
     indexers: Arc<[TorznabIndexer]>,
     dirs: Arc<[PathBuf]>,
     library: Arc<Library>,
+    local: Option<IpAddr>,
     events: mpsc::UnboundedSender<NetEvent>,
 ) {
     let log = |message: String| {
@@ -114,7 +120,7 @@ async fn run(
         let req = req.clone();
         waiting.push(ix.name.clone());
         jobs.spawn_blocking(move || {
-            let found = torznab::search(&ix, &req);
+            let found = torznab::search(&ix, &req, local);
             Answer::Indexer(ix.name, found)
         });
     }

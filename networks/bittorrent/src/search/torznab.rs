@@ -4,10 +4,11 @@
 
 use super::feed::{parse_feed, FeedItem};
 use crate::proto::magnet::parse_info_hash;
-use crate::proto::url::percent_encode;
 use crate::proto::Magnet;
 use crate::session::TorznabIndexer;
+use std::net::IpAddr;
 use std::time::Duration;
+use swarmux_net::percent;
 use swarmux_net::{ContentHash, SearchHit, SearchRequest};
 
 /// How long one indexer may take to answer, in all.
@@ -28,19 +29,26 @@ pub fn search_url(indexer: &TorznabIndexer, req: &SearchRequest) -> String {
         Some(i) if i + 1 == base.len() || base.ends_with('&') => "",
         Some(_) => "&",
     };
-    let mut url = format!("{base}{sep}t=search&q={}", percent_encode(words.as_bytes()));
+    let mut url = format!(
+        "{base}{sep}t=search&q={}",
+        percent::encode(words.as_bytes(), b"")
+    );
     if !indexer.api_key.is_empty() {
         url.push_str("&apikey=");
-        url.push_str(&percent_encode(indexer.api_key.as_bytes()));
+        url.push_str(&percent::encode(indexer.api_key.as_bytes(), b""));
     }
     url.push_str("&extended=1");
     url
 }
 
-/// Asks `indexer` for `req` and returns its hits (blocking: at most
-/// [`INDEXER_TIMEOUT`]). The error is a sentence for the log.
-pub fn search(indexer: &TorznabIndexer, req: &SearchRequest) -> Result<Vec<SearchHit>, String> {
-    let body = crate::http::get(&search_url(indexer, req), INDEXER_TIMEOUT, MAX_BODY)
+/// Asks `indexer` for `req` from `local` and returns its hits (blocking: at
+/// most [`INDEXER_TIMEOUT`]). The error is a sentence for the log.
+pub fn search(
+    indexer: &TorznabIndexer,
+    req: &SearchRequest,
+    local: Option<IpAddr>,
+) -> Result<Vec<SearchHit>, String> {
+    let body = crate::http::get(&search_url(indexer, req), INDEXER_TIMEOUT, MAX_BODY, local)
         .map_err(|e| redacted(e, &indexer.api_key))?;
     let text = String::from_utf8_lossy(&body);
     let items = parse_feed(&text).map_err(|e| e.to_string())?;
@@ -53,7 +61,7 @@ fn redacted(message: String, api_key: &str) -> String {
         return message;
     }
     message
-        .replace(&percent_encode(api_key.as_bytes()), "***")
+        .replace(&percent::encode(api_key.as_bytes(), b""), "***")
         .replace(api_key, "***")
 }
 

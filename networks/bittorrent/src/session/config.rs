@@ -1,6 +1,6 @@
 //! Settings of the BitTorrent network, as the daemon builds them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// The BitTorrent network's settings.
@@ -16,6 +16,9 @@ pub struct BtConfig {
     pub max_peers_per_torrent: usize,
     /// Most peer connections over every torrent.
     pub max_peers: usize,
+    /// Most incoming connections from one address (an IPv6 /64), in their
+    /// handshake or open, over every torrent: one host cannot take the slots.
+    pub max_peers_per_address: usize,
     /// Torznab indexers (Jackett, Prowlarr) asked for every search.
     pub torznab: Vec<TorznabIndexer>,
     /// The watch folder, whose `.torrent` (and `.torrent.added`) files the
@@ -31,9 +34,18 @@ impl Default for BtConfig {
             pex: true,
             max_peers_per_torrent: 50,
             max_peers: 300,
+            max_peers_per_address: 4,
             torznab: Vec::new(),
             watch_dir: None,
         }
+    }
+}
+
+impl BtConfig {
+    /// The address every outgoing connection and datagram leaves from
+    /// (`None` when bound to every address: the kernel picks).
+    pub fn local_ip(&self) -> Option<IpAddr> {
+        Some(self.listen.ip()).filter(|ip| !ip.is_unspecified())
     }
 }
 

@@ -5,16 +5,20 @@ use super::config::BtConfig;
 use super::torrent::TorrentMsg;
 use rand::Rng;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use swarmux_dht::Dht;
+use swarmux_net::gate::ConnectionGate;
 use swarmux_net::message::LogLevel;
-use swarmux_net::{EventSink, Limits, NetEvent};
+use swarmux_net::{CountGuard, EventSink, Limits, NetEvent};
 use tokio::sync::mpsc;
 
 /// The shared state.
 pub(crate) struct Env {
     pub cfg: BtConfig,
+    /// The engine's data folder (written logs live below it).
+    pub data_dir: PathBuf,
     /// Our peer id (`-SX0100-` and 12 random characters).
     pub peer_id: [u8; 20],
     /// Our TCP listening port (0 while not listening).
@@ -22,7 +26,9 @@ pub(crate) struct Env {
     pub limits: Arc<Limits>,
     events: EventSink,
     /// Open peer connections over every torrent.
-    conns: AtomicUsize,
+    conns: Arc<AtomicUsize>,
+    /// Incoming connections, from their accept to their close.
+    pub incoming: ConnectionGate,
     /// Payload bytes uploaded in this run.
     pub uploaded: AtomicU64,
     /// The DHT node, once started.
@@ -35,6 +41,7 @@ pub(crate) struct Env {
 impl Env {
     pub fn new(
         cfg: BtConfig,
+        data_dir: PathBuf,
         limits: Arc<Limits>,
         events: mpsc::UnboundedSender<NetEvent>,
     ) -> Self {
@@ -46,13 +53,16 @@ impl Env {
                 *b = b'x';
             }
         }
+        let incoming = ConnectionGate::new(cfg.max_peers, cfg.max_peers_per_address);
         Env {
             cfg,
+            data_dir,
             peer_id,
             port: AtomicU16::new(0),
             limits,
             events: events.into(),
-            conns: AtomicUsize::new(0),
+            conns: Arc::new(AtomicUsize::new(0)),
+            incoming,
             uploaded: AtomicU64::new(0),
             dht: OnceLock::new(),
             torrents: Mutex::new(HashMap::new()),
@@ -80,14 +90,8 @@ impl Env {
     }
 
     /// Takes one of the global connection slots, if one is free.
-    pub fn try_conn(self: &Arc<Self>) -> Option<ConnSlot> {
-        let max = self.cfg.max_peers.max(1);
-        self.conns
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()?;
-        Some(ConnSlot(self.clone()))
+    pub fn try_conn(&self) -> Option<CountGuard> {
+        CountGuard::try_new(&self.conns, self.cfg.max_peers.max(1))
     }
 
     /// The torrent task serving `info_hash`, if any.
@@ -99,14 +103,5 @@ impl Env {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<[u8; 20], mpsc::UnboundedSender<TorrentMsg>>> {
         self.torrents.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// One global connection slot, given back when dropped.
-pub(crate) struct ConnSlot(Arc<Env>);
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        self.0.conns.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -34,15 +34,27 @@ pub(crate) enum Source {
     Magnet(Magnet),
 }
 
+/// The bytes of a .torrent file; a file over [`MAX_TORRENT_BYTES`] is
+/// refused after reading one byte more than that, never all of it.
+pub(crate) fn read_torrent_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_TORRENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_TORRENT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a .torrent file is at most {MAX_TORRENT_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads a .torrent file (bounded).
 pub(crate) fn read_torrent(path: &Path) -> Result<Metainfo, String> {
-    use std::io::Read;
-    let f =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_TORRENT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes =
+        read_torrent_bytes(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Metainfo::from_bytes(&bytes).map_err(|e| format!("cannot use {}: {e}", path.display()))
 }
 
@@ -144,27 +156,25 @@ impl TorrentMeta {
     /// Reads the persisted form back (the info dictionary is checked again).
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         let bad = |what: &str| format!("stored BitTorrent state is unusable: {what}");
-        let v = bencode::decode(bytes).map_err(|e| bad(&e.to_string()))?;
+        let doc = bencode::decode(bytes).map_err(|e| bad(&e.to_string()))?;
+        let v = doc.root();
         let info_bytes = v
             .get("info")
-            .and_then(Value::as_bytes)
+            .and_then(|i| i.as_bytes())
             .ok_or_else(|| bad("no info dictionary"))?;
         let info = Info::from_info_bytes(info_bytes).map_err(|e| bad(&e.to_string()))?;
-        let list = |k: &str| v.get(k).and_then(Value::as_list).unwrap_or_default();
+        let list = |k: &str| v.get(k).and_then(|l| l.as_list()).into_iter().flatten();
         let trackers = list("trackers")
-            .iter()
             .take(MAX_LIST)
-            .filter_map(Value::as_list)
+            .filter_map(|t| t.as_list())
             .map(|t| {
-                t.iter()
-                    .take(MAX_LIST)
+                t.take(MAX_LIST)
                     .filter_map(|u| u.as_str().map(String::from))
                     .collect::<Vec<_>>()
             })
             .filter(|t| !t.is_empty())
             .collect();
         let peers = list("peers")
-            .iter()
             .take(MAX_LIST)
             .filter_map(|p| p.as_str()?.parse().ok())
             .collect();
@@ -184,6 +194,20 @@ impl TorrentMeta {
 mod tests {
     use super::*;
     use crate::proto::create_torrent;
+
+    #[test]
+    fn a_torrent_file_over_the_cap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.torrent");
+        std::fs::write(&path, vec![b'd'; MAX_TORRENT_BYTES + 1]).unwrap();
+        let err = read_torrent_bytes(&path).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(read_torrent(&path)
+            .unwrap_err()
+            .contains("at most 10000000 bytes"));
+        std::fs::write(&path, b"de").unwrap();
+        assert_eq!(read_torrent_bytes(&path).unwrap(), b"de");
+    }
 
     #[test]
     fn persisted_state_round_trips() {

@@ -15,7 +15,7 @@
 //! pending until each is answered by its block or a Reject Request.
 
 use super::disk::{self, DiskJob};
-use super::env::{ConnSlot, Env};
+use super::env::Env;
 use super::shared::{PeerCmd, PeerEvent, PeerShared, Ready};
 use super::torrent::TorrentMsg;
 use crate::core::Bitfield;
@@ -31,6 +31,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::gate::Admission;
+use swarmux_net::CountGuard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -87,7 +89,9 @@ pub(crate) struct PeerSetup {
     pub private: bool,
     pub shared: Arc<PeerShared>,
     pub events: mpsc::UnboundedSender<TorrentMsg>,
-    pub slot: ConnSlot,
+    pub slot: CountGuard,
+    /// An incoming connection's slot in the listener's gate.
+    pub admission: Option<Admission>,
 }
 
 /// Runs a connection to its end and reports why it ended.
@@ -132,7 +136,8 @@ async fn open(s: &PeerSetup, dial: Dial) -> Result<(TcpStream, Handshake), Strin
             (stream, hs)
         }
         Dial::Out => {
-            let mut stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(s.addr))
+            let dial = swarmux_net::dial::dial(s.env.cfg.local_ip(), s.addr);
+            let mut stream = timeout(CONNECT_TIMEOUT, dial)
                 .await
                 .map_err(|_| "connect timed out".to_string())?
                 .map_err(|e| format!("connect: {e}"))?;
@@ -169,7 +174,8 @@ struct Conn {
     events: mpsc::UnboundedSender<TorrentMsg>,
     ready: Option<Arc<Ready>>,
     private: bool,
-    _slot: ConnSlot,
+    _slot: CountGuard,
+    _admission: Option<Admission>,
     their_dht: bool,
     their_ext: bool,
     /// Both sides speak the Fast Extension (BEP 6).
@@ -226,6 +232,7 @@ impl Conn {
             ready: s.ready,
             private: s.private,
             _slot: s.slot,
+            _admission: s.admission,
             their_dht: hs.supports_dht(),
             their_ext: hs.supports_extensions(),
             fast: hs.supports_fast(),

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::gate::Admission;
 use swarmux_net::message::LogLevel;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -47,12 +48,18 @@ impl Torrent {
                 break;
             };
             self.peers.dialing(addr);
-            self.spawn_peer(addr, Dial::Out, slot, true);
+            self.spawn_peer(addr, Dial::Out, slot, None);
         }
     }
 
     /// A peer connected to us.
-    pub fn accept(&mut self, stream: TcpStream, addr: SocketAddr, hs: Handshake) {
+    pub fn accept(
+        &mut self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        hs: Handshake,
+        admission: Admission,
+    ) {
         if self.failed
             || self.peers.map.len() >= self.max_peers()
             || self.peers.is_banned(&addr, Some(&hs.peer_id))
@@ -62,16 +69,17 @@ impl Torrent {
         let Some(slot) = self.env.try_conn() else {
             return;
         };
-        self.spawn_peer(addr, Dial::In(stream, hs), slot, false);
+        self.spawn_peer(addr, Dial::In(stream, hs), slot, Some(admission));
     }
 
     fn spawn_peer(
         &mut self,
         addr: SocketAddr,
         dial: Dial,
-        slot: super::env::ConnSlot,
-        outgoing: bool,
+        slot: swarmux_net::CountGuard,
+        admission: Option<Admission>,
     ) {
+        let outgoing = admission.is_none();
         let key = self.env.next_key();
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(PeerShared::new());
@@ -90,6 +98,7 @@ impl Torrent {
             shared: shared.clone(),
             events: self.tx.clone(),
             slot,
+            admission,
         };
         tokio::spawn(peer::run(setup, dial, rx));
         self.peers.map.insert(

@@ -14,6 +14,7 @@ use super::shared::{PeerCmd, PeerEvent, Ready};
 use super::status::MainMsg;
 use super::tracker::{self, Counters, TrackerCmd, TrackerEvent};
 use crate::core::layout::FileEntry as LayoutFile;
+use crate::core::resume::written_blocks;
 use crate::core::{
     Bitfield, Choker, ChokerConfig, Layout, PiecePicker, Priority, RateMeter, Storage,
 };
@@ -23,7 +24,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use swarmux_net::gate::Admission;
 use swarmux_net::message::LogLevel;
+use swarmux_net::written::{log_path, WrittenLog};
 use swarmux_net::{ContentHash, DownloadId, DownloadSpec, FilePriority, NetEvent, ServerInfo};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -34,16 +37,27 @@ const TICK: Duration = Duration::from_millis(500);
 
 /// Messages to a torrent task.
 pub(crate) enum TorrentMsg {
-    /// A peer connected to us for this torrent (its handshake is read).
-    Incoming(TcpStream, SocketAddr, Handshake),
+    /// A peer connected to us for this torrent (its handshake is read), with
+    /// its slot in the listener's gate.
+    Incoming(TcpStream, SocketAddr, Handshake, Admission),
     Peer(u64, PeerEvent),
     Disk(DiskEvent),
     Tracker(TrackerEvent),
     DhtPeers(Vec<SocketAddr>),
     DhtAnnounced(bool),
     /// The check of data already on disk ended.
-    Checked(Result<Bitfield, String>),
+    Checked(Checked),
     Control(Control),
+}
+
+/// What the check of a torrent's data found.
+pub(crate) struct Checked {
+    /// The pieces on disk.
+    have: Result<Bitfield, String>,
+    /// They were hashed (not trusted from the engine's state): report them.
+    report: bool,
+    /// A download's written log, read back.
+    log: Option<WrittenLog>,
 }
 
 /// Commands from the network's main loop.
@@ -319,26 +333,47 @@ impl Torrent {
         } else {
             None
         };
+        // a download reads its written log back (off the async threads)
+        let log_path = (!self.seed_spec).then(|| log_path(&self.env.data_dir, self.id));
         match trusted {
-            Some(b) => self.on_checked(Ok(b), false),
-            None => {
+            Some(have) if log_path.is_none() => self.on_checked(Checked {
+                have: Ok(have),
+                report: false,
+                log: None,
+            }),
+            trusted => {
                 self.checking = true;
                 let hashes = l.meta.info.pieces.clone();
                 let tx = self.tx.clone();
+                let env = self.env.clone();
                 tokio::task::spawn_blocking(move || {
-                    let r = storage
-                        .check_existing(&hashes)
-                        .map_err(|e| format!("cannot check the existing data: {e}"));
-                    let _ = tx.send(TorrentMsg::Checked(r));
+                    let report = trusted.is_none();
+                    let have = match trusted {
+                        Some(have) => Ok(have),
+                        None => storage
+                            .check_existing(&hashes)
+                            .map_err(|e| format!("cannot check the existing data: {e}")),
+                    };
+                    let log = log_path.and_then(|p| {
+                        WrittenLog::open(&p)
+                            .map_err(|e| {
+                                let what = format!("cannot keep track of written data: {e}");
+                                env.log(LogLevel::Warn, what);
+                            })
+                            .ok()
+                    });
+                    let _ = tx.send(TorrentMsg::Checked(Checked { have, report, log }));
                 });
             }
         }
     }
 
-    /// The pieces on disk are known: the torrent starts transferring.
-    fn on_checked(&mut self, r: Result<Bitfield, String>, report: bool) {
+    /// The pieces on disk are known: the torrent starts transferring, the
+    /// blocks its written log records not fetched again.
+    fn on_checked(&mut self, checked: Checked) {
         self.checking = false;
-        let have = match r {
+        let Checked { have, report, log } = checked;
+        let have = match have {
             Ok(h) => h,
             Err(e) => return self.fail(e),
         };
@@ -348,6 +383,16 @@ impl Torrent {
             let mut picker = ready.picker();
             for p in have.iter_ones() {
                 picker.piece_verified(p);
+            }
+            if let Some(log) = log {
+                let written = written_blocks(picker.geometry(), log.ranges().iter(), &have);
+                let restored = written
+                    .into_iter()
+                    .map(|(piece, blocks)| (piece, picker.restore_blocks(piece, &blocks)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                // nothing was written yet: the queue has room
+                let _ = ready.disk.try_send(DiskJob::Attach { log, restored });
             }
         }
         if report {
@@ -380,7 +425,9 @@ impl Torrent {
 
     async fn on_msg(&mut self, msg: TorrentMsg) {
         match msg {
-            TorrentMsg::Incoming(stream, addr, hs) => self.accept(stream, addr, hs),
+            TorrentMsg::Incoming(stream, addr, hs, admission) => {
+                self.accept(stream, addr, hs, admission)
+            }
             TorrentMsg::Peer(key, ev) => self.on_peer(key, ev),
             TorrentMsg::Disk(ev) => self.on_disk(ev).await,
             TorrentMsg::Tracker(TrackerEvent::Peers(ps)) => {
@@ -403,7 +450,7 @@ impl Torrent {
                 let wait = if ok { 15 * 60 } else { 10 };
                 self.next_dht_announce = Instant::now() + Duration::from_secs(wait);
             }
-            TorrentMsg::Checked(r) => self.on_checked(r, true),
+            TorrentMsg::Checked(c) => self.on_checked(c),
             TorrentMsg::Control(c) => self.on_control(c),
         }
     }

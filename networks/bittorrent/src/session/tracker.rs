@@ -178,7 +178,7 @@ impl Announcer {
         for t in 0..self.tiers.len() {
             for i in 0..self.tiers[t].len() {
                 let url = self.tiers[t][i].clone();
-                let result = announce_one(&url, &a).await;
+                let result = announce_one(&url, &a, self.env.cfg.local_ip()).await;
                 let scrape = match (&result, event) {
                     (Ok(_), e) if e != Event::Stopped => self.scrape(&url, e).await,
                     _ => None,
@@ -223,7 +223,12 @@ impl Announcer {
                 return *stats;
             }
         }
-        let stats = match timeout(SCRAPE_TIMEOUT, scrape_one(url, self.info_hash)).await {
+        let stats = match timeout(
+            SCRAPE_TIMEOUT,
+            scrape_one(url, self.info_hash, self.env.cfg.local_ip()),
+        )
+        .await
+        {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 tracing::debug!(%url, "scrape: {e}");

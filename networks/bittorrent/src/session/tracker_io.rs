@@ -4,7 +4,7 @@
 
 use crate::proto::tracker::{AnnounceReply, ScrapeStats, MAX_TRACKER_RESPONSE};
 use crate::proto::{tracker_http, tracker_udp, Announce, TrackerError, TrackerScheme, TrackerUrl};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
@@ -14,17 +14,22 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// UDP attempts per exchange (BEP 15's 15 s, then 30 s).
 const UDP_ATTEMPTS: u32 = 2;
 
-/// One announce to one tracker.
-pub(crate) async fn announce_one(url: &str, a: &Announce) -> Result<AnnounceReply, String> {
+/// One announce to one tracker, from `local` (any address when `None`).
+pub(crate) async fn announce_one(
+    url: &str,
+    a: &Announce,
+    local: Option<IpAddr>,
+) -> Result<AnnounceReply, String> {
     let parsed = TrackerUrl::parse(url).map_err(|e| e.to_string())?;
     match parsed.scheme {
         TrackerScheme::Http | TrackerScheme::Https => {
-            let body = http_get(tracker_http::announce_url(url, a)).await?;
+            let body = http_get(tracker_http::announce_url(url, a), local).await?;
             tracker_http::parse_announce_reply(&body).map_err(|e| e.to_string())
         }
         TrackerScheme::Udp => {
             udp_exchange(
                 &parsed,
+                local,
                 |conn, tid| tracker_udp::announce_request(conn, tid, a).to_vec(),
                 tracker_udp::parse_announce_reply,
             )
@@ -33,11 +38,12 @@ pub(crate) async fn announce_one(url: &str, a: &Announce) -> Result<AnnounceRepl
     }
 }
 
-/// One scrape of one torrent; `Ok(None)` when the tracker has no scrape
-/// URL (BEP 48: an HTTP announce path that does not end in `announce…`).
+/// One scrape of one torrent, from `local`; `Ok(None)` when the tracker has
+/// no scrape URL (BEP 48: an HTTP announce path that does not end in `announce…`).
 pub(crate) async fn scrape_one(
     url: &str,
     info_hash: [u8; 20],
+    local: Option<IpAddr>,
 ) -> Result<Option<ScrapeStats>, String> {
     let parsed = TrackerUrl::parse(url).map_err(|e| e.to_string())?;
     match parsed.scheme {
@@ -45,7 +51,7 @@ pub(crate) async fn scrape_one(
             let Some(scrape) = tracker_http::scrape_url(url) else {
                 return Ok(None);
             };
-            let body = http_get(tracker_http::scrape_url_for(&scrape, &[info_hash])).await?;
+            let body = http_get(tracker_http::scrape_url_for(&scrape, &[info_hash]), local).await?;
             let files = tracker_http::parse_scrape_reply(&body).map_err(|e| e.to_string())?;
             Ok(files
                 .into_iter()
@@ -55,6 +61,7 @@ pub(crate) async fn scrape_one(
         TrackerScheme::Udp => {
             let stats = udp_exchange(
                 &parsed,
+                local,
                 |conn, tid| tracker_udp::scrape_request(conn, tid, &[info_hash]),
                 tracker_udp::parse_scrape_reply,
             )
@@ -64,32 +71,36 @@ pub(crate) async fn scrape_one(
     }
 }
 
-async fn http_get(url: String) -> Result<Vec<u8>, String> {
+async fn http_get(url: String, local: Option<IpAddr>) -> Result<Vec<u8>, String> {
     tokio::task::spawn_blocking(move || {
-        crate::http::get(&url, HTTP_TIMEOUT, MAX_TRACKER_RESPONSE as u64)
+        crate::http::get(&url, HTTP_TIMEOUT, MAX_TRACKER_RESPONSE as u64, local)
     })
     .await
     .map_err(|e| e.to_string())?
 }
 
-/// Connects (BEP 15) and sends `request(connection_id, transaction_id)`
-/// until `parse` accepts an answer, in [`UDP_ATTEMPTS`] attempts.
+/// Connects (BEP 15) from `local` and sends `request(connection_id,
+/// transaction_id)` until `parse` accepts an answer, in [`UDP_ATTEMPTS`] attempts.
 async fn udp_exchange<T>(
     t: &TrackerUrl,
+    local: Option<IpAddr>,
     request: impl Fn(u64, u32) -> Vec<u8>,
     parse: impl Fn(&[u8], u32) -> Result<T, TrackerError>,
 ) -> Result<T, String> {
+    // a socket bound to an IPv4 address cannot reach an IPv6 one, and the reverse
     let addr = tokio::net::lookup_host((t.host.as_str(), t.port))
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", t.host))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {}", t.host))?;
-    let bind: SocketAddr = if addr.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
+        .find(|a| local.is_none_or(|ip| ip.is_ipv4() == a.is_ipv4()))
+        .ok_or_else(|| format!("cannot resolve {} to an address {local:?} reaches", t.host))?;
+    let any: IpAddr = if addr.is_ipv4() {
+        [0, 0, 0, 0].into()
     } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        std::net::Ipv6Addr::UNSPECIFIED.into()
     };
-    let sock = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
+    let sock = swarmux_net::dial::udp_socket(Some(local.unwrap_or(any)), 0)
+        .await
+        .map_err(|e| e.to_string())?;
     sock.connect(addr).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 16 * 1024];
     let mut last = String::from("no reply");

@@ -162,7 +162,6 @@ pub fn verified_parts(events: &[NetEvent], id: u64) -> Vec<usize> {
 /// A minimal HTTP tracker on 127.0.0.1 that answers every announce with
 /// `peers` (compact) and a 60 s interval; returns its announce URL.
 pub async fn http_tracker(peers: Vec<SocketAddr>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/announce", l.local_addr().unwrap());
     let mut compact = Vec::new();
@@ -186,22 +185,37 @@ pub async fn http_tracker(peers: Vec<SocketAddr>) -> String {
             };
             let body = body.clone();
             tokio::spawn(async move {
-                let mut req = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
+                if read_request_head(&mut s).await.is_some() {
+                    answer_ok(&mut s, &body).await;
                 }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(&body).await;
             });
         }
     });
     url
+}
+
+/// Reads an HTTP request head (up to the blank line); `None` when the
+/// connection ends first.
+pub async fn read_request_head(s: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(req)
+}
+
+/// Answers `200 OK` with `body` and the connection closes.
+pub async fn answer_ok(s: &mut tokio::net::TcpStream, body: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes()).await;
+    let _ = s.write_all(body).await;
 }

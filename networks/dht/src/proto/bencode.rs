@@ -2,7 +2,7 @@
 //! `swarmux-bencode` codec, decoding within the tight [`LIMITS`] a datagram
 //! needs.
 
-pub use swarmux_bencode::{BencodeError, Limits, Value};
+pub use swarmux_bencode::{BencodeError, Document, Item, Limits, Value};
 
 /// What one KRPC datagram or state file may hold (KRPC nests 3 deep).
 pub const LIMITS: Limits = Limits {
@@ -11,6 +11,6 @@ pub const LIMITS: Limits = Limits {
 };
 
 /// Decodes exactly one value filling all of `input`, within [`LIMITS`].
-pub fn decode(input: &[u8]) -> Result<Value, BencodeError> {
+pub fn decode(input: &[u8]) -> Result<Document<'_>, BencodeError> {
     swarmux_bencode::decode_with(input, LIMITS)
 }

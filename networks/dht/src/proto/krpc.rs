@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use thiserror::Error;
 
-use super::bencode::{self, BencodeError, Value};
+use super::bencode::{self, BencodeError, Item, Value};
 use super::id::{NodeId, ID_LEN};
 
 /// Largest datagram decoded; anything longer is refused unread.
@@ -148,26 +148,26 @@ impl Message {
         if data.len() > MAX_DATAGRAM {
             return Err(KrpcError::TooLarge(data.len()));
         }
-        let value = bencode::decode(data)?;
-        let dict = value
-            .as_dict()
+        let doc = bencode::decode(data)?;
+        let dict = doc.root();
+        dict.as_dict()
             .ok_or(KrpcError::Invalid("not a dictionary"))?;
-        let tid = field_bytes(dict, "t").ok_or(KrpcError::Invalid("missing t"))?;
+        let tid = field_bytes(&dict, "t").ok_or(KrpcError::Invalid("missing t"))?;
         if tid.len() > MAX_TID {
             return Err(KrpcError::Invalid("transaction id too long"));
         }
         let tid = tid.to_vec();
         let body =
-            match field_bytes(dict, "y") {
-                Some(b"q") => Body::Query(decode_query(dict).map_err(|(code, reason)| {
+            match field_bytes(&dict, "y") {
+                Some(b"q") => Body::Query(decode_query(&dict).map_err(|(code, reason)| {
                     KrpcError::BadQuery {
                         tid: tid.clone(),
                         code,
                         reason,
                     }
                 })?),
-                Some(b"r") => Body::Response(decode_response(dict)?),
-                Some(b"e") => decode_error(dict)?,
+                Some(b"r") => Body::Response(decode_response(&dict)?),
+                Some(b"e") => decode_error(&dict)?,
                 _ => return Err(KrpcError::Invalid("unknown message type")),
             };
         Ok(Message { tid, body })
@@ -202,22 +202,19 @@ impl Message {
 
 type Dict = BTreeMap<Vec<u8>, Value>;
 
-fn field<'a>(d: &'a Dict, key: &str) -> Option<&'a Value> {
-    d.get(key.as_bytes())
+fn field_bytes<'d>(d: &Item<'d>, key: &str) -> Option<&'d [u8]> {
+    d.get(key).and_then(|v| v.as_bytes())
 }
 
-fn field_bytes<'a>(d: &'a Dict, key: &str) -> Option<&'a [u8]> {
-    field(d, key).and_then(Value::as_bytes)
-}
-
-fn field_id(d: &Dict, key: &str) -> Option<NodeId> {
+fn field_id(d: &Item<'_>, key: &str) -> Option<NodeId> {
     field_bytes(d, key).and_then(NodeId::from_slice)
 }
 
-fn decode_query(dict: &Dict) -> Result<Query, (i64, &'static str)> {
+fn decode_query(dict: &Item<'_>) -> Result<Query, (i64, &'static str)> {
     let method = field_bytes(dict, "q").ok_or((ERR_PROTOCOL, "missing q"))?;
-    let args = field(dict, "a")
-        .and_then(Value::as_dict)
+    let args = &dict
+        .get("a")
+        .filter(|a| a.as_dict().is_some())
         .ok_or((ERR_PROTOCOL, "missing a"))?;
     let id = field_id(args, "id").ok_or((ERR_PROTOCOL, "missing or bad id"))?;
     let id_arg = |key| field_id(args, key).ok_or((ERR_PROTOCOL, "missing or bad target"));
@@ -232,10 +229,11 @@ fn decode_query(dict: &Dict) -> Result<Query, (i64, &'static str)> {
             info_hash: id_arg("info_hash")?,
         },
         b"announce_peer" => {
-            let port = field(args, "port")
-                .and_then(Value::as_int)
+            let port = args
+                .get("port")
+                .and_then(|p| p.as_int())
                 .and_then(|p| u16::try_from(p).ok());
-            let implied_port = field(args, "implied_port").and_then(Value::as_int) == Some(1);
+            let implied_port = args.get("implied_port").and_then(|p| p.as_int()) == Some(1);
             let token = field_bytes(args, "token")
                 .filter(|t| t.len() <= MAX_TOKEN)
                 .ok_or((ERR_PROTOCOL, "missing or bad token"))?;
@@ -255,24 +253,24 @@ fn decode_query(dict: &Dict) -> Result<Query, (i64, &'static str)> {
     })
 }
 
-fn decode_response(dict: &Dict) -> Result<Response, KrpcError> {
-    let r = field(dict, "r")
-        .and_then(Value::as_dict)
+fn decode_response(dict: &Item<'_>) -> Result<Response, KrpcError> {
+    let r = &dict
+        .get("r")
+        .filter(|r| r.as_dict().is_some())
         .ok_or(KrpcError::Invalid("missing r"))?;
     let id = field_id(r, "id").ok_or(KrpcError::Invalid("missing or bad id"))?;
     let nodes = match field_bytes(r, "nodes") {
         Some(b) => decode_compact_nodes(b)?,
         None => Vec::new(),
     };
-    let values = match field(r, "values") {
+    let values = match r.get("values") {
         Some(v) => {
             let list = v.as_list().ok_or(KrpcError::Invalid("values not a list"))?;
-            if list.len() > MAX_PEERS {
+            if list.clone().count() > MAX_PEERS {
                 return Err(KrpcError::Invalid("too many values"));
             }
             // 18-byte IPv6 peers (BEP 32) and port 0 are skipped.
-            list.iter()
-                .filter_map(Value::as_bytes)
+            list.filter_map(|p| p.as_bytes())
                 .filter_map(decode_compact_peer)
                 .collect()
         }
@@ -290,12 +288,13 @@ fn decode_response(dict: &Dict) -> Result<Response, KrpcError> {
     })
 }
 
-fn decode_error(dict: &Dict) -> Result<Body, KrpcError> {
-    let list = field(dict, "e")
-        .and_then(Value::as_list)
+fn decode_error(dict: &Item<'_>) -> Result<Body, KrpcError> {
+    let mut list = dict
+        .get("e")
+        .and_then(|e| e.as_list())
         .ok_or(KrpcError::Invalid("missing e"))?;
-    let code = list.first().and_then(Value::as_int).unwrap_or(ERR_GENERIC);
-    let text = list.get(1).and_then(Value::as_bytes).unwrap_or_default();
+    let code = list.next().and_then(|c| c.as_int()).unwrap_or(ERR_GENERIC);
+    let text = list.next().and_then(|t| t.as_bytes()).unwrap_or_default();
     let text = &text[..text.len().min(MAX_ERROR_TEXT)];
     Ok(Body::Error(
         code,

@@ -9,6 +9,7 @@ use super::id::NodeId;
 use super::krpc::{Body, KrpcError, Message, Query, Response, ERR_PROTOCOL};
 use super::lookup::{Lookup, LookupKind};
 use super::peer_store::PeerStore;
+use super::rate_limit::{Limiter, QueryLimits};
 use super::routing::{RoutingTable, K};
 use super::tokens::Tokens;
 
@@ -29,6 +30,15 @@ const MAX_REBOOTSTRAP: Duration = Duration::from_secs(60);
 const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often expired announces are dropped.
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+/// An answer is at most this many times the size of the query it answers,
+/// so the node amplifies nothing much: a `find_node` answer with its 8 nodes
+/// is about 3 times its query, and a `get_peers` answer is cut to fit (BEP 5
+/// answers peers *or* nodes: nodes go first, then peers).
+pub const MAX_AMPLIFICATION: usize = 4;
+/// Bytes one compact node adds to an answer.
+const NODE_BYTES: usize = 26;
+/// Bytes one peer adds to an answer (`6:` and the compact address).
+const PEER_BYTES: usize = 8;
 
 /// Identifies one lookup started by [`Node::get_peers`] or [`Node::announce`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,6 +134,7 @@ pub struct Node {
     last_bootstrap: Option<Instant>,
     rebootstrap_after: Duration,
     last_expire: Instant,
+    limiter: Limiter,
 }
 
 impl Node {
@@ -150,6 +161,7 @@ impl Node {
             last_bootstrap: None,
             rebootstrap_after: FIRST_REBOOTSTRAP,
             last_expire: now,
+            limiter: Limiter::new(QueryLimits::DEFAULT, now),
         };
         let seeds: Vec<_> = known
             .into_iter()
@@ -219,13 +231,26 @@ impl Node {
     }
 
     /// Handles one received datagram; malformed ones are dropped (or answered with a
-    /// KRPC error when they carry a transaction id).
+    /// KRPC error when they carry a transaction id). Queries beyond the source's
+    /// rate, or beyond the answer bytes left, are dropped unanswered.
     pub fn handle_datagram(&mut self, from: SocketAddrV4, data: &[u8], now: Instant) {
-        match Message::decode(data) {
+        let message = Message::decode(data);
+        let query = matches!(
+            message,
+            Ok(Message {
+                body: Body::Query(_),
+                ..
+            }) | Err(KrpcError::BadQuery { .. })
+        );
+        if query && !(self.limiter.admit(*from.ip(), now) && self.limiter.may_answer(now)) {
+            return;
+        }
+        let budget = data.len() * MAX_AMPLIFICATION;
+        match message {
             Ok(Message {
                 tid,
                 body: Body::Query(q),
-            }) => self.handle_query(from, tid, q, now),
+            }) => self.handle_query(from, tid, q, budget, now),
             Ok(Message {
                 tid,
                 body: Body::Response(r),
@@ -235,7 +260,7 @@ impl Node {
                 body: Body::Error(..),
             }) => self.handle_reply(from, &tid, None, now),
             Err(KrpcError::BadQuery { tid, code, reason }) => {
-                self.reply(from, tid, Body::Error(code, reason.to_string()));
+                self.answer(from, tid, Body::Error(code, reason.to_string()), budget);
             }
             Err(_) => {}
         }
@@ -284,7 +309,14 @@ impl Node {
         }
     }
 
-    fn handle_query(&mut self, from: SocketAddrV4, tid: Vec<u8>, q: Query, now: Instant) {
+    fn handle_query(
+        &mut self,
+        from: SocketAddrV4,
+        tid: Vec<u8>,
+        q: Query,
+        budget: usize,
+        now: Instant,
+    ) {
         if from.port() != 0 {
             self.table.heard_from(q.sender(), from, now);
         }
@@ -308,7 +340,8 @@ impl Node {
                 ..
             } => {
                 if !self.tokens.verify(*from.ip(), &token) {
-                    return self.reply(from, tid, Body::Error(ERR_PROTOCOL, "bad token".into()));
+                    let error = Body::Error(ERR_PROTOCOL, "bad token".into());
+                    return self.answer(from, tid, error, budget);
                 }
                 let port = if implied_port { from.port() } else { port };
                 if port != 0 {
@@ -317,7 +350,7 @@ impl Node {
                 }
             }
         }
-        self.reply(from, tid, Body::Response(r));
+        self.answer(from, tid, Body::Response(r), budget);
     }
 
     fn closest_except(&self, target: &NodeId, except: SocketAddrV4) -> Vec<(NodeId, SocketAddrV4)> {
@@ -548,8 +581,32 @@ impl Node {
         true
     }
 
-    fn reply(&mut self, to: SocketAddrV4, tid: Vec<u8>, body: Body) {
-        self.outbox.push_back((to, Message { tid, body }.encode()));
+    /// Answers a query in at most `budget` bytes where it can: nodes are
+    /// dropped first when there are peers, then peers, then nodes.
+    fn answer(&mut self, to: SocketAddrV4, tid: Vec<u8>, mut body: Body, budget: usize) {
+        let mut data = Message {
+            tid: tid.clone(),
+            body: body.clone(),
+        }
+        .encode();
+        if let Body::Response(r) = &mut body {
+            if data.len() > budget {
+                let mut excess = data.len() - budget;
+                if !r.values.is_empty() {
+                    let drop = excess.div_ceil(NODE_BYTES).min(r.nodes.len());
+                    r.nodes.truncate(r.nodes.len() - drop);
+                    excess = excess.saturating_sub(drop * NODE_BYTES);
+                }
+                let drop = excess.div_ceil(PEER_BYTES).min(r.values.len());
+                r.values.truncate(r.values.len() - drop);
+                excess = excess.saturating_sub(drop * PEER_BYTES);
+                let drop = excess.div_ceil(NODE_BYTES).min(r.nodes.len());
+                r.nodes.truncate(r.nodes.len() - drop);
+                data = Message { tid, body }.encode();
+            }
+        }
+        self.limiter.spend(data.len());
+        self.outbox.push_back((to, data));
     }
 }
 
@@ -623,6 +680,139 @@ mod tests {
                 peers: vec![]
             })
         );
+    }
+
+    fn ping(tid: &[u8]) -> Vec<u8> {
+        Message {
+            tid: tid.to_vec(),
+            body: Body::Query(Query::Ping {
+                id: NodeId([6; 20]),
+            }),
+        }
+        .encode()
+    }
+
+    fn from(ip: [u8; 4], port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::from(ip), port)
+    }
+
+    /// The answer to `query` from `asker`, which must be a response.
+    fn ask(n: &mut Node, asker: SocketAddrV4, query: &[u8], now: Instant) -> (Vec<u8>, Response) {
+        n.handle_datagram(asker, query, now);
+        let (to, reply) = n.poll_transmit().expect("an answer");
+        assert_eq!(to, asker);
+        while n.poll_transmit().is_some() {}
+        let Body::Response(r) = Message::decode(&reply).unwrap().body else {
+            panic!("not a response")
+        };
+        (reply, r)
+    }
+
+    #[test]
+    fn a_flood_from_one_address_is_answered_at_its_rate_only() {
+        let start = Instant::now();
+        let mut n = Node::new(NodeId([5; 20]), vec![], vec![], start);
+        let (flooder, other) = (from([127, 0, 0, 2], 7000), from([127, 0, 0, 3], 7000));
+        let mut answered = 0;
+        let mut other_answered = 0;
+        // 1000 queries a second for 10 s, and one a second from another address
+        for ms in 0..10_000u64 {
+            let now = start + Duration::from_millis(ms);
+            n.handle_datagram(flooder, &ping(b"f"), now);
+            if ms % 1000 == 0 {
+                n.handle_datagram(other, &ping(b"o"), now);
+            }
+            while let Some((to, _)) = n.poll_transmit() {
+                if to == flooder {
+                    answered += 1;
+                } else {
+                    other_answered += 1;
+                }
+            }
+        }
+        // the burst, then the rate: 20 + 5 a second
+        assert!(answered <= 20 + 5 * 10, "{answered} answers in 10 s");
+        assert!(answered >= 5 * 10, "{answered} answers in 10 s");
+        assert_eq!(other_answered, 10);
+    }
+
+    #[test]
+    fn answers_stay_within_a_small_multiple_of_the_query() {
+        let mut now = Instant::now();
+        let mut n = Node::new(NodeId([5; 20]), vec![], vec![], now);
+        // enough nodes in the table that answers carry 8 of them
+        for i in 0..40u8 {
+            let mut id = [0x80 ^ i; 20];
+            id[19] = i;
+            let q = Message {
+                tid: vec![i],
+                body: Body::Query(Query::Ping { id: NodeId(id) }),
+            };
+            n.handle_datagram(from([127, 0, 1, i], 6881), &q.encode(), now);
+        }
+        while n.poll_transmit().is_some() {}
+        let info_hash = NodeId([1; 20]);
+        let get_peers = |tid: &[u8]| {
+            Message {
+                tid: tid.to_vec(),
+                body: Body::Query(Query::GetPeers {
+                    id: NodeId([6; 20]),
+                    info_hash,
+                }),
+            }
+            .encode()
+        };
+        let announce = |port, token| {
+            Message {
+                tid: b"b".to_vec(),
+                body: Body::Query(Query::AnnouncePeer {
+                    id: NodeId([6; 20]),
+                    info_hash,
+                    port,
+                    token,
+                    implied_port: false,
+                }),
+            }
+            .encode()
+        };
+        // 1000 announces from one address, one a second, on as many ports
+        let attacker = from([127, 0, 0, 2], 7000);
+        for port in 1..=1000u16 {
+            now += Duration::from_secs(1);
+            let (_, r) = ask(&mut n, attacker, &get_peers(b"a"), now);
+            ask(&mut n, attacker, &announce(port, r.token.unwrap()), now);
+        }
+        // and 60 honest peers
+        for i in 0..60u8 {
+            now += Duration::from_millis(300);
+            let peer = from([127, 0, 2, i], 6881);
+            let (_, r) = ask(&mut n, peer, &get_peers(b"c"), now);
+            ask(&mut n, peer, &announce(6881, r.token.unwrap()), now);
+        }
+        let asker = from([127, 0, 0, 9], 6881);
+        let query = get_peers(b"zz");
+        let (reply, r) = ask(&mut n, asker, &query, now);
+        assert!(
+            reply.len() <= MAX_AMPLIFICATION * query.len(),
+            "{} bytes answer {} bytes",
+            reply.len(),
+            query.len()
+        );
+        assert!(r.values.len() >= 30, "{} peers", r.values.len());
+        let from_attacker = r.values.iter().filter(|p| p.ip() == attacker.ip()).count();
+        assert!(from_attacker <= super::super::peer_store::MAX_PORTS_PER_ADDRESS);
+        // a find_node answer keeps its 8 nodes within the same bound
+        let find = Message {
+            tid: b"zz".to_vec(),
+            body: Body::Query(Query::FindNode {
+                id: NodeId([6; 20]),
+                target: info_hash,
+            }),
+        }
+        .encode();
+        let (reply, r) = ask(&mut n, asker, &find, now);
+        assert!(reply.len() <= MAX_AMPLIFICATION * find.len());
+        assert_eq!(r.nodes.len(), K);
     }
 
     #[test]

@@ -57,16 +57,17 @@ impl SavedState {
         if data.len() > MAX_STATE_BYTES {
             return Err(StateError::TooLarge);
         }
-        let v = bencode::decode(data)?;
-        let d = v.as_dict().ok_or(StateError::Invalid("dictionary"))?;
+        let doc = bencode::decode(data)?;
+        let d = doc.root();
+        d.as_dict().ok_or(StateError::Invalid("dictionary"))?;
         let id = d
-            .get(&b"id"[..])
-            .and_then(Value::as_bytes)
+            .get("id")
+            .and_then(|i| i.as_bytes())
             .and_then(NodeId::from_slice)
             .ok_or(StateError::Invalid("id"))?;
         let raw = d
-            .get(&b"nodes"[..])
-            .and_then(Value::as_bytes)
+            .get("nodes")
+            .and_then(|n| n.as_bytes())
             .ok_or(StateError::Invalid("nodes"))?;
         let nodes = raw
             .chunks_exact(ID_LEN + 6)

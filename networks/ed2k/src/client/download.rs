@@ -6,7 +6,7 @@ use super::env::Env;
 use super::part_file::{PartFile, SourceId};
 use super::peer_conn;
 use super::source::DlCore;
-use super::storage::DiskFile;
+use super::storage::{forget_written, lock_log, open_log, DiskFile, Written};
 use crate::proto::link::{parse_link, Ed2kLink};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use swarmux_net::hashing::ed2k_part_range;
 use swarmux_net::message::LogLevel;
+use swarmux_net::written::log_path;
 use swarmux_net::RateMeter;
 use swarmux_net::{ContentHash, DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
 use tokio::sync::mpsc;
@@ -50,6 +51,8 @@ pub struct DlLink {
     pub hash: [u8; 16],
     pub shared: Arc<Mutex<DlShared>>,
     pub file: DiskFile,
+    /// What is written to `file`, kept across restarts.
+    pub written: Written,
     pub tx: mpsc::UnboundedSender<DlMsg>,
 }
 
@@ -197,12 +200,24 @@ impl Coordinator {
                 return;
             }
         };
+        let log_path = log_path(&self.env.data_dir, self.id);
+        let written = match open_log(log_path.clone()).await {
+            Ok(w) => w,
+            Err(e) => {
+                self.fail(format!("cannot open {}: {e}", log_path.display()));
+                return;
+            }
+        };
         let mut core = DlCore {
             hash: self.hash,
             size: spec.size,
             parts: PartFile::new(spec.size, &spec.verified),
             hashset: None,
         };
+        // What an earlier run wrote is not fetched again; parts it finished
+        // are verified at once.
+        let restored = lock_log(&written).ranges().clone();
+        let finished = core.parts.restore(&restored);
         let mut link_sources = Vec::new();
         let mut candidates = Vec::new();
         if let Some(m) = &spec.meta {
@@ -233,6 +248,7 @@ impl Coordinator {
                 meter: RateMeter::default(),
             })),
             file,
+            written,
             tx: self.tx.clone(),
         };
         *self.link_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
@@ -241,6 +257,7 @@ impl Coordinator {
             let _ = self.main.send(MainMsg::Finished(self.id));
             return;
         }
+        self.verify(finished, &link);
         self.add_sources(link_sources);
         let _ = self.main.send(MainMsg::GetSources {
             id: self.id,
@@ -414,6 +431,12 @@ impl Coordinator {
             let wait = if reason.starts_with("connect") {
                 e.fails += 1;
                 Duration::from_secs(30 * u64::from(e.fails.min(20)))
+            } else if reason == peer_conn::NO_HELLO {
+                // It took the connection and never answered: a fresh one
+                // soon usually works (aMule 2.3.3 can leave a socket unread
+                // for good), a peer that never answers is dropped.
+                e.fails += 1;
+                Duration::from_secs(10 * u64::from(e.fails))
             } else {
                 Duration::from_secs(60)
             };
@@ -477,9 +500,17 @@ impl Coordinator {
             };
             let (s, e) = ed2k_part_range(size, part);
             let file = link.file.clone();
+            let written = link.written.clone();
             let tx = self.tx.clone();
             tokio::spawn(async move {
                 let ok = file.md4_range(s, e).await.is_ok_and(|h| h == expected);
+                // Forgotten before the part is reset, so no block fetched
+                // again can be recorded first and then forgotten.
+                if !ok {
+                    if let Err(err) = forget_written(written, s..e).await {
+                        tracing::warn!("ed2k: cannot update the written log: {err}");
+                    }
+                }
                 let _ = tx.send(DlMsg::Verified { part, ok });
             });
         }

@@ -6,8 +6,10 @@ use super::serve::ShareIndex;
 use super::uploader::Uploads;
 use crate::proto::peer_msg::{Hello, PeerCaps};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use swarmux_net::{EventSink, Limits, NetEvent};
 use tokio::sync::mpsc;
 
@@ -31,8 +33,10 @@ pub struct Env {
     /// The engine's event channel.
     pub events: EventSink,
     next_id: AtomicU64,
-    /// Open peer connections (see [`swarmux_net::CountGuard`]).
-    pub conns: Arc<AtomicUsize>,
+    /// How long a peer may take to say hello.
+    pub hello_timeout: Duration,
+    /// The engine's data dir (the downloads' written logs live there).
+    pub data_dir: PathBuf,
     /// Low-id sources we asked the server to make call us back, by their id.
     pub callbacks: Mutex<HashMap<u32, DlLink>>,
     /// Sources whose upload queue we wait in, for the uploaders' connections
@@ -46,6 +50,8 @@ impl Env {
         user_hash: [u8; 16],
         bind_ip: Option<std::net::IpAddr>,
         nickname: String,
+        hello_timeout: Duration,
+        data_dir: PathBuf,
         limits: Arc<Limits>,
         events: mpsc::UnboundedSender<NetEvent>,
     ) -> Self {
@@ -64,7 +70,8 @@ impl Env {
             next_id: AtomicU64::new(1),
             callbacks: Mutex::new(HashMap::new()),
             remote_queues: Mutex::new(RemoteQueues::new()),
-            conns: Arc::default(),
+            hello_timeout,
+            data_dir,
         }
     }
 

@@ -3,7 +3,7 @@
 //! Sans-IO parts: [`part_file`] (part/block bookkeeping and the picker),
 //! [`source`] (downloader side of a peer), [`serve`] (uploader side),
 //! [`upload_queue`], [`remote_queue`] (the queues we wait in, and matching an
-//! uploader's connection back to us), [`searches`]. Tokio layer:
+//! uploader's connection back to us), [`searches`], [`publish`]. Tokio layer:
 //! [`network`] (the [`swarmux_net::Network`] impl), [`server_conn`],
 //! [`peer_conn`], [`download`], [`uploader`], [`storage`].
 
@@ -12,6 +12,7 @@ pub mod env;
 pub mod network;
 pub mod part_file;
 pub mod peer_conn;
+pub mod publish;
 pub mod remote_queue;
 pub mod searches;
 pub mod serve;
@@ -27,3 +28,5 @@ pub use network::{Ed2kConfig, Ed2kNetwork};
 mod net_tests;
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod strict_server;

@@ -4,20 +4,22 @@
 use super::download::{self, DlHandle, DlMsg, MainMsg};
 use super::env::Env;
 use super::peer_conn;
+use super::publish::Publisher;
 use super::searches::Searches;
 use super::serve::ShareIndex;
 use super::server_conn::{run_server_conn, LoginInfo, ServerEvent};
+use crate::proto::frame::Frame;
 use crate::proto::link::{parse_link, Ed2kLink};
+use crate::proto::offer::offer_frame;
 use crate::proto::search::tree_from_request;
-use crate::proto::server_msg::{
-    ip_to_u32, is_low_id, server_flags, u32_to_ip, ClientToServer, FileEntry, ServerToClient,
-};
+use crate::proto::server_msg::{ip_to_u32, is_low_id, u32_to_ip, ClientToServer, ServerToClient};
 use crate::proto::tag::{find_tag, ids, TagValue};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::gate::{AcceptErrors, ConnectionGate, ACCEPT_RETRY};
 use swarmux_net::message::LogLevel;
 use swarmux_net::network::NetworkTask;
 use swarmux_net::{
@@ -40,7 +42,22 @@ pub struct Ed2kConfig {
     pub max_sources_per_download: usize,
     /// Most simultaneous incoming peer connections.
     pub max_connections: usize,
+    /// Most incoming peer connections from one address (an IPv6 /64), so
+    /// one host cannot take the slots everyone else needs; see
+    /// [`DEFAULT_CONNECTIONS_PER_ADDRESS`].
+    pub max_connections_per_address: usize,
+    /// How long a connected peer may take to say hello before it is dropped
+    /// (see [`DEFAULT_HELLO_TIMEOUT`]).
+    pub hello_timeout: Duration,
 }
+
+/// Incoming connections one address may hold: a peer needs one or two (its
+/// downloads and uploads share a connection, a callback or re-ask may
+/// overlap), a few peers may share an address behind NAT.
+pub const DEFAULT_CONNECTIONS_PER_ADDRESS: usize = 8;
+/// The hello deadline: eMule drops a connection that has not finished its
+/// handshake after about half a minute as well.
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The eDonkey2000 network backend.
 pub struct Ed2kNetwork {
@@ -96,7 +113,7 @@ struct Main {
     next_server: usize,
     current: Option<String>,
     gen: u64,
-    conn_tx: Option<mpsc::UnboundedSender<ClientToServer>>,
+    conn_tx: Option<mpsc::UnboundedSender<Frame>>,
     logged_in: bool,
     server_tcp_flags: u32,
     reconnect_at: Option<Instant>,
@@ -105,14 +122,39 @@ struct Main {
     main_tx: mpsc::UnboundedSender<MainMsg>,
     downloads: HashMap<DownloadId, DlHandle>,
     searches: Searches,
+    /// What this server connection was offered.
+    publisher: Publisher,
     last_uploads: Vec<UploadInfo>,
     last_total: u64,
 }
 
-async fn accept(l: &Option<TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
-    match l {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
+/// Accepts peer connections, each through `gate`, until the task is aborted.
+async fn accept_peers(listener: TcpListener, env: Arc<Env>, gate: ConnectionGate) {
+    let mut errors = AcceptErrors::default();
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                if let Some(line) = errors.failed(&e, std::time::Instant::now()) {
+                    env.events.log(LogLevel::Warn, format!("ed2k: {line}"));
+                }
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
+        match gate.admit(addr.ip()) {
+            Ok(admission) => {
+                tokio::spawn(peer_conn::run(
+                    env.clone(),
+                    stream,
+                    addr,
+                    false,
+                    None,
+                    Some(admission),
+                ));
+            }
+            Err(refusal) => tracing::debug!("ed2k: refused {addr}: {refusal}"),
+        }
     }
 }
 
@@ -125,6 +167,8 @@ async fn run(
         cfg.user_hash,
         Some(cfg.listen.ip()).filter(|ip| !ip.is_unspecified()),
         cfg.nickname.clone(),
+        cfg.hello_timeout,
+        ctx.data_dir.clone(),
         ctx.limits.clone(),
         ctx.events.clone(),
     ));
@@ -147,6 +191,8 @@ async fn run(
             None
         }
     };
+    let gate = ConnectionGate::new(cfg.max_connections, cfg.max_connections_per_address);
+    let acceptor = listener.map(|l| tokio::spawn(accept_peers(l, env.clone(), gate)));
     let (srv_tx, mut srv_rx) = mpsc::unbounded_channel();
     let (main_tx, mut main_rx) = mpsc::unbounded_channel();
     let mut m = Main {
@@ -173,6 +219,7 @@ async fn run(
         main_tx,
         downloads: HashMap::new(),
         searches: Searches::new(),
+        publisher: Publisher::default(),
         last_uploads: Vec::new(),
         last_total: 0,
     };
@@ -190,19 +237,15 @@ async fn run(
                 }
             }
             Some(msg) = main_rx.recv() => m.on_main(msg),
-            acc = accept(&listener) => {
-                if let Ok((stream, addr)) = acc {
-                    if env.conns.load(Ordering::Relaxed) < m.cfg.max_connections.max(1) {
-                        tokio::spawn(peer_conn::run(env.clone(), stream, addr, false, None));
-                    }
-                }
-            }
             _ = sleep_opt(m.reconnect_at) => {
                 m.reconnect_at = None;
                 m.connect_next();
             }
             _ = tick.tick() => m.on_tick(),
         }
+    }
+    if let Some(a) = acceptor {
+        a.abort();
     }
     for (_, d) in m.downloads.drain() {
         let _ = d.tx.send(DlMsg::Stop);
@@ -263,9 +306,15 @@ impl Main {
         self.emit_servers();
     }
 
+    /// Sends a request, plain and with old-style tags (what every server
+    /// takes; eMule packs nothing but its offers either).
     fn send_server(&self, msg: ClientToServer) {
+        self.send_frame(msg.encode());
+    }
+
+    fn send_frame(&self, frame: Frame) {
         if let Some(tx) = &self.conn_tx {
-            let _ = tx.send(msg);
+            let _ = tx.send(frame);
         }
     }
 
@@ -335,6 +384,8 @@ impl Main {
             NetCommand::SharesChanged(files) => {
                 *self.env.shares.write().unwrap_or_else(|e| e.into_inner()) =
                     Arc::new(ShareIndex::new(&files));
+                // New files go out now, or with the next batch when the
+                // last one was less than a minute ago (each tick asks).
                 if self.logged_in {
                     self.offer_files();
                 }
@@ -374,23 +425,20 @@ impl Main {
         }
     }
 
-    fn offer_files(&self) {
+    /// Offers the next batch of shared files when one is due, shaped by
+    /// what the server announced.
+    fn offer_files(&mut self) {
         let shares = self.env.shares();
-        let packs = self.server_tcp_flags & server_flags::COMPRESSION != 0;
-        let id = self.env.client_id.load(Ordering::Relaxed);
-        let port = self.env.port.load(Ordering::Relaxed);
-        let files: Vec<FileEntry> = shares
-            .files()
-            .map(|f| {
-                let mut e = FileEntry::offer(f.ed2k, &f.name, f.size, true);
-                if !packs {
-                    e.client_id = id;
-                    e.port = port;
-                }
-                e
-            })
-            .collect();
-        self.send_server(ClientToServer::OfferFiles(files));
+        let now = std::time::Instant::now();
+        let Some(files) = self.publisher.next_batch(shares.files().map(|f| &**f), now) else {
+            return;
+        };
+        self.send_frame(offer_frame(
+            &files,
+            self.server_tcp_flags,
+            self.env.client_id.load(Ordering::Relaxed),
+            self.env.port.load(Ordering::Relaxed),
+        ));
     }
 
     fn on_server_event(&mut self, ev: ServerEvent) {
@@ -448,6 +496,7 @@ impl Main {
                         LogLevel::Info,
                         format!("connected to {addr} with {kind} ID {id}"),
                     );
+                    self.publisher.reset();
                     self.offer_files();
                     self.send_next_search();
                     let want: Vec<[u8; 16]> = self.downloads.values().map(|d| d.hash).collect();
@@ -548,6 +597,9 @@ impl Main {
     }
 
     fn on_tick(&mut self) {
+        if self.logged_in {
+            self.offer_files();
+        }
         if let Some(id) = self.searches.timed_out(std::time::Instant::now()) {
             self.env.events.emit(NetEvent::SearchDone { search: id });
             self.send_next_search();

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use swarmux_net::hashing::{ed2k_part_count, ed2k_part_range};
+use swarmux_net::written::RangeSet;
 
 /// Largest range asked for in one request slot (eMule's EMBLOCKSIZE).
 pub const BLOCK_SIZE: u64 = 184_320;
@@ -261,7 +262,22 @@ impl PartFile {
     /// Records `len` bytes at `start` received from `src`. Returns the parts
     /// whose blocks are now all in (ready for verification).
     pub fn on_data(&mut self, src: SourceId, start: u64, len: u64) -> Vec<usize> {
-        let end = start.saturating_add(len).min(self.size);
+        self.receive(Some(src), start, start.saturating_add(len))
+    }
+
+    /// Marks what an earlier run wrote (see [`swarmux_net::written`]) as
+    /// received. Returns the parts whose blocks are now all in: they are
+    /// verified at once.
+    pub fn restore(&mut self, written: &RangeSet) -> Vec<usize> {
+        let mut completed = Vec::new();
+        for r in written.iter() {
+            completed.extend(self.receive(None, r.start, r.end));
+        }
+        completed
+    }
+
+    fn receive(&mut self, src: Option<SourceId>, start: u64, end: u64) -> Vec<usize> {
+        let end = end.min(self.size);
         let mut completed = Vec::new();
         let mut pos = start;
         while pos < end {
@@ -277,7 +293,7 @@ impl PartFile {
                 let b = &mut p.blocks[block];
                 if !b.done {
                     merge(&mut b.got, pos - bs, chunk_end - bs);
-                    if !p.contributors.contains(&src) {
+                    if let Some(src) = src.filter(|s| !p.contributors.contains(s)) {
                         p.contributors.push(src);
                     }
                     if b.got.first() == Some(&(0, be - bs)) {
@@ -453,6 +469,29 @@ mod tests {
         pf.mark_verified(0);
         assert!(pf.is_complete());
         assert_eq!(pf.verified_bytes(), size);
+    }
+
+    #[test]
+    fn what_an_earlier_run_wrote_is_not_fetched_again() {
+        let size = ED2K_PART_SIZE * 2 + 1000;
+        let mut pf = PartFile::new(size, &[]);
+        pf.set_source_parts(1, vec![]);
+        let mut written = RangeSet::default();
+        // All of part 1, one block and a half of part 0.
+        written.insert(ED2K_PART_SIZE..2 * ED2K_PART_SIZE);
+        written.insert(0..BLOCK_SIZE + BLOCK_SIZE / 2);
+        assert_eq!(pf.restore(&written), vec![1]);
+        assert_eq!(pf.unverified_complete(), vec![1]);
+        let mut fetched = 0;
+        while let Some(r) = pf.pick_blocks(1, 1).first().copied() {
+            assert!(r.0 >= BLOCK_SIZE, "a written block was asked for: {r:?}");
+            fetched += r.1 - r.0;
+            pf.on_data(1, r.0, r.1 - r.0);
+        }
+        // The half-written block is fetched whole, part 1 not at all.
+        assert_eq!(fetched, ED2K_PART_SIZE - BLOCK_SIZE + 1000);
+        // Restored bytes blame nobody.
+        assert_eq!(pf.reset_part(1), Vec::<SourceId>::new());
     }
 
     #[test]

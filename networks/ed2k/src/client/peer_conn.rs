@@ -14,13 +14,14 @@ use super::source::{Phase, Source, SrcAction};
 use super::storage::DiskFile;
 use super::upload_queue::Admission;
 use super::uploader::{ConnId, UploadNotice};
-use crate::dial::dial;
 use crate::proto::frame::{Frame, FrameDecoder, DEFAULT_MAX_FRAME};
 use crate::proto::peer_msg::PeerMessage;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::dial::dial;
+use swarmux_net::gate::Admission as GateAdmission;
 use swarmux_net::message::LogLevel;
 use swarmux_net::SharedFile;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,9 +36,13 @@ pub const WRITE_STALL: Duration = Duration::from_secs(30);
 /// Upload data is sent in packets of this many bytes.
 pub const UPLOAD_CHUNK: usize = 10_240;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 const TRANSFER_STALL: Duration = Duration::from_secs(60);
+/// Why a connection whose peer never sent its hello ended.
+pub const NO_HELLO: &str = "no hello";
+/// How long an accepted downloader may stay silent before the accept is
+/// sent again (then twice that, three times at most).
+const ACCEPT_RESEND: Duration = Duration::from_secs(10);
 /// How long a queued downloader may wait on one connection.
 const QUEUE_WAIT: Duration = Duration::from_secs(3600);
 
@@ -48,7 +53,7 @@ pub async fn connect(env: Arc<Env>, addr: SocketAddr, dl: Option<(DlLink, Source
         Ok(Err(e)) => return ended(&dl, format!("connect failed: {e}"), false),
         Err(_) => return ended(&dl, "connect timed out".into(), false),
     };
-    run(env, stream, addr, true, dl).await;
+    run(env, stream, addr, true, dl, None).await;
 }
 
 fn ended(dl: &Option<(DlLink, SourceId)>, reason: String, no_file: bool) {
@@ -61,14 +66,18 @@ fn ended(dl: &Option<(DlLink, SourceId)>, reason: String, no_file: bool) {
     }
 }
 
-/// Runs an accepted or connected socket until either side ends it.
+/// Runs an accepted or connected socket until either side ends it; an
+/// accepted one holds its `admission` (its slot of the incoming budget)
+/// until then.
 pub async fn run(
     env: Arc<Env>,
     stream: TcpStream,
     addr: SocketAddr,
     outgoing: bool,
     dl: Option<(DlLink, SourceId)>,
+    admission: Option<GateAdmission>,
 ) {
+    let _admission = admission;
     let conn_id = env.next_id();
     let mut asked_at = Instant::now();
     let dl = match dl {
@@ -88,7 +97,6 @@ pub async fn run(
             }
         }
     };
-    let _guard = swarmux_net::CountGuard::new(&env.conns);
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let (wtx, wrx) = mpsc::channel::<Vec<u8>>(8);
@@ -112,6 +120,7 @@ pub async fn run(
         pump: None,
         inflight: Inflight::default(),
         slot: false,
+        unanswered_accept: None,
         last_rx: Instant::now(),
         last_data: Instant::now(),
         last_req: Instant::now(),
@@ -167,6 +176,10 @@ struct Conn {
     /// Upload ranges queued or being sent, to skip re-requests of the same block.
     inflight: Inflight,
     slot: bool,
+    /// Since when we wait for the peer's next block request (after our
+    /// AcceptUploadReq, or after sending every block it asked for), and how
+    /// often the accept was sent again to wake it.
+    unanswered_accept: Option<(Instant, u8)>,
     last_rx: Instant,
     last_data: Instant,
     last_req: Instant,
@@ -216,9 +229,7 @@ impl Conn {
                 }
                 n = nrx.recv() => {
                     if n == Some(UploadNotice::Accepted) {
-                        self.slot = true;
-                        self.last_req = Instant::now();
-                        if let Err(r) = self.send(PeerMessage::AcceptUploadReq).await {
+                        if let Err(r) = self.accept_upload().await {
                             return r;
                         }
                     }
@@ -235,6 +246,14 @@ impl Conn {
         }
     }
 
+    /// Gives the peer an upload slot and tells it so.
+    async fn accept_upload(&mut self) -> Result<(), String> {
+        self.slot = true;
+        self.last_req = Instant::now();
+        self.unanswered_accept = Some((self.last_req, 0));
+        self.send(PeerMessage::AcceptUploadReq).await
+    }
+
     async fn send(&self, msg: PeerMessage) -> Result<(), String> {
         self.send_frame(msg.encode()).await
     }
@@ -248,11 +267,28 @@ impl Conn {
 
     async fn on_tick(&mut self, started: Instant) -> Result<(), String> {
         let now = Instant::now();
-        if !self.hello_done && now - started > HELLO_TIMEOUT {
-            return Err("no hello".into());
+        if !self.hello_done && now - started > self.env.hello_timeout {
+            return Err(NO_HELLO.into());
         }
         if self.slot && now - self.last_req > Duration::from_secs(90) {
             self.release();
+        }
+        // aMule 2.3.3 can leave what arrives on a socket unread for good (its
+        // read handler misses data that lands while it runs, and the edge-
+        // triggered poller does not fire again until more comes): an accept
+        // it never answers is sent again, which wakes its reader. eMule does
+        // not do this; a peer that did read it just asks for the same blocks
+        // again, which the pump skips.
+        // The same when every block it asked for went out and its next
+        // request does not come: the last blocks may sit unread in its socket.
+        if self.slot && self.unanswered_accept.is_none() && lock(&self.inflight).is_empty() {
+            self.unanswered_accept = Some((now, 0));
+        }
+        if let Some((at, resent)) = self.unanswered_accept {
+            if self.slot && resent < 3 && now - at > ACCEPT_RESEND * (u32::from(resent) + 1) {
+                self.unanswered_accept = Some((at, resent + 1));
+                self.send(PeerMessage::AcceptUploadReq).await?;
+            }
         }
         let mut busy = self.slot || self.env.uploads.rank(self.conn_id).is_some();
         if self.dl.as_ref().is_some_and(|(l, _)| l.tx.is_closed()) {
@@ -498,7 +534,8 @@ impl Conn {
                     let Some((link, _)) = &self.dl else { continue };
                     let len = data.len() as u64;
                     self.env.limits.download.acquire(data.len()).await;
-                    if let Err(e) = link.file.write_at(start, data).await {
+                    let log = link.written.clone();
+                    if let Err(e) = link.file.write_recorded(start, data, log).await {
                         let _ = link
                             .tx
                             .send(super::download::DlMsg::WriteFailed(e.to_string()));
@@ -572,11 +609,7 @@ impl Conn {
                         &f.name,
                         self.ntx.clone(),
                     ) {
-                        Admission::Accepted => {
-                            self.slot = true;
-                            self.last_req = Instant::now();
-                            self.send(PeerMessage::AcceptUploadReq).await?;
-                        }
+                        Admission::Accepted => self.accept_upload().await?,
                         Admission::Queued(r) => self.send(PeerMessage::QueueRanking(r)).await?,
                     }
                 }
@@ -585,6 +618,7 @@ impl Conn {
                         continue;
                     }
                     self.last_req = Instant::now();
+                    self.unanswered_accept = None;
                     // The whole request goes into `inflight` before the pump
                     // sees any of it (the pump skips resent ranges by it).
                     let mut accepted = Vec::new();
@@ -703,13 +737,13 @@ async fn pump(
             continue;
         }
         if open.as_ref().is_none_or(|(p, _)| *p != f.path) {
-            match DiskFile::open_read(&f.path).await {
+            match DiskFile::open_shared(f.clone()).await {
                 Ok(d) => open = Some((f.path.clone(), d)),
                 Err(e) => {
-                    env.events.log(
-                        LogLevel::Warn,
-                        format!("cannot read shared file {}: {e}", f.path.display()),
-                    );
+                    env.events
+                        .log(LogLevel::Warn, format!("not serving {}: {e}", f.name));
+                    // The downloader drops us as a source at once.
+                    let _ = wtx.send(PeerMessage::OutOfPartReqs.encode().encode()).await;
                     return;
                 }
             }

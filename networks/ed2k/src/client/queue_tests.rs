@@ -275,3 +275,96 @@ async fn accept_from_an_unknown_peer_is_refused_once() {
     );
     let _ = b.cmd.send(NetCommand::Shutdown);
 }
+
+/// A node (user hash byte `hash_byte`) sharing a 300 KB file `name` under
+/// `dir`, and a scripted downloader that said hello and asked it for a slot.
+async fn ask_for_a_slot(
+    dir: &std::path::Path,
+    name: &str,
+    hash_byte: u8,
+) -> (super::net_tests::Node, SharedFile, Wire) {
+    let path = dir.join(name);
+    std::fs::write(&path, pseudo_random(300_000, u32::from(hash_byte))).unwrap();
+    let f = share(&path);
+    let a = start_node(vec![], hash_byte, dir, 3).await;
+    a.cmd
+        .send(NetCommand::SharesChanged(std::sync::Arc::new(vec![
+            f.clone()
+        ])))
+        .unwrap();
+    let s = TcpStream::connect(("127.0.0.1", a.port)).await.unwrap();
+    let mut w = Wire::new(s);
+    w.send(PeerMessage::Hello(up_hello(4662))).await;
+    assert!(matches!(
+        w.recv(10).await,
+        Some(PeerMessage::HelloAnswer(_))
+    ));
+    w.send(PeerMessage::SetReqFileId(f.ed2k)).await;
+    w.send(PeerMessage::StartUploadReq(Some(f.ed2k))).await;
+    (a, f, w)
+}
+
+/// A downloader that never answers our accept (aMule 2.3.3 sometimes leaves
+/// it unread in its socket) gets it again, so its reader wakes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_accept_is_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _, mut w) = ask_for_a_slot(dir.path(), "slow-reader.bin", 23).await;
+    let mut accepts = 0;
+    let started = tokio::time::Instant::now();
+    while accepts < 2 {
+        match w.recv(30).await.expect("the uploader hung up") {
+            PeerMessage::AcceptUploadReq => accepts += 1,
+            PeerMessage::FileStatus { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9),
+        "sent again after {waited:?}"
+    );
+    let _ = a.cmd.send(NetCommand::Shutdown);
+}
+
+/// A downloader that got every block it asked for and asks for nothing more
+/// (aMule 2.3.3 can leave the last of them unread in its socket) is sent the
+/// accept again, which wakes its reader; it then asks for more as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downloader_silent_after_its_blocks_is_woken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, f, mut w) = ask_for_a_slot(dir.path(), "silent-after-blocks.bin", 24).await;
+    loop {
+        match w.recv(30).await.expect("the uploader hung up") {
+            PeerMessage::AcceptUploadReq => break,
+            PeerMessage::FileStatus { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    w.send(PeerMessage::RequestParts {
+        hash: f.ed2k,
+        ranges: [(0, 10_000), (0, 0), (0, 0)],
+    })
+    .await;
+    let mut got = 0;
+    let mut sent_at = None;
+    loop {
+        match w.recv(30).await.expect("the uploader hung up") {
+            PeerMessage::SendingPart { data, .. } => {
+                got += data.len();
+                if got == 10_000 {
+                    sent_at = Some(tokio::time::Instant::now());
+                }
+            }
+            PeerMessage::AcceptUploadReq => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, 10_000);
+    let waited = sent_at.expect("the block arrived").elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
+        "woken after {waited:?}"
+    );
+    let _ = a.cmd.send(NetCommand::Shutdown);
+}

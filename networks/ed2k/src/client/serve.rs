@@ -148,6 +148,7 @@ mod tests {
             path: "/x/a.bin".into(),
             name: "a.bin".into(),
             size: 1000,
+            modified: 0,
             ed2k: [1; 16],
             ed2k_parts: vec![[1; 16]],
             sha1: [0; 20],

@@ -2,15 +2,14 @@
 //! messages to the network loop and its requests to the server.
 //!
 //! Nothing but the login is sent before the server's IdChange: requests made
-//! earlier wait in a queue.
+//! earlier wait in a queue. Requests come encoded (see
+//! [`crate::proto::offer`] for how the server's flags shape an offer).
 
-use crate::dial::dial_host;
-use crate::proto::frame::{pack_frame, Frame, FrameDecoder};
-use crate::proto::server_msg::{
-    login_flags, server_flags, ClientToServer, LoginRequest, ServerToClient,
-};
+use crate::proto::frame::{Frame, FrameDecoder};
+use crate::proto::server_msg::{login_flags, ClientToServer, LoginRequest, ServerToClient};
 use crate::proto::tag::{ids, Tag};
 use std::time::Duration;
+use swarmux_net::dial::dial_host;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -64,7 +63,7 @@ pub async fn run_server_conn(
     gen: u64,
     login: LoginInfo,
     events: mpsc::UnboundedSender<(u64, ServerEvent)>,
-    mut cmds: mpsc::UnboundedReceiver<ClientToServer>,
+    mut cmds: mpsc::UnboundedReceiver<Frame>,
 ) {
     let reason = match session(&addr, gen, &login, &events, &mut cmds).await {
         Ok(()) => "closed".to_string(),
@@ -78,7 +77,7 @@ async fn session(
     gen: u64,
     login: &LoginInfo,
     events: &mpsc::UnboundedSender<(u64, ServerEvent)>,
-    cmds: &mut mpsc::UnboundedReceiver<ClientToServer>,
+    cmds: &mut mpsc::UnboundedReceiver<Frame>,
 ) -> Result<(), String> {
     let mut stream = tokio::time::timeout(Duration::from_secs(15), dial_host(login.bind_ip, addr))
         .await
@@ -94,9 +93,8 @@ async fn session(
     }
     let mut dec = FrameDecoder::for_server_link(MAX_SERVER_FRAME);
     let mut buf = vec![0u8; 64 * 1024];
-    let mut pending: Vec<ClientToServer> = Vec::new();
+    let mut pending: Vec<Frame> = Vec::new();
     let mut logged_in = false;
-    let mut packs = false;
     let login_deadline = tokio::time::Instant::now() + LOGIN_TIMEOUT;
     loop {
         tokio::select! {
@@ -116,13 +114,10 @@ async fn session(
                         Ok(m) => m,
                         Err(e) => return Err(format!("bad message 0x{:02X} from server: {e}", frame.opcode)),
                     };
-                    if let ServerToClient::IdChange { tcp_flags, .. } = &msg {
-                        packs = tcp_flags.is_some_and(|f| f & server_flags::COMPRESSION != 0);
-                        if !logged_in {
-                            logged_in = true;
-                            for m in pending.drain(..) {
-                                send(&mut stream, &m, packs).await?;
-                            }
+                    if matches!(msg, ServerToClient::IdChange { .. }) && !logged_in {
+                        logged_in = true;
+                        for f in pending.drain(..) {
+                            send(&mut stream, &f).await?;
                         }
                     }
                     if matches!(msg, ServerToClient::Reject) && !logged_in {
@@ -134,7 +129,7 @@ async fn session(
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { return Ok(()) };
                 if logged_in {
-                    send(&mut stream, &cmd, packs).await?;
+                    send(&mut stream, &cmd).await?;
                 } else if pending.len() < 256 {
                     pending.push(cmd);
                 }
@@ -146,46 +141,9 @@ async fn session(
     }
 }
 
-async fn send(stream: &mut TcpStream, msg: &ClientToServer, packs: bool) -> Result<(), String> {
-    let frame: Frame = msg.encode();
-    // Offers can be large: pack them when the server understands zlib.
-    let frame = if packs && frame.payload.len() > 1024 {
-        pack_frame(&frame)
-    } else {
-        frame
-    };
+async fn send(stream: &mut TcpStream, frame: &Frame) -> Result<(), String> {
     tokio::time::timeout(Duration::from_secs(30), stream.write_all(&frame.encode()))
         .await
         .map_err(|_| "write to server timed out".to_string())?
         .map_err(|e| format!("write failed: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::tag::TagEncoding;
-
-    #[test]
-    fn login_has_only_old_style_allowed_tags() {
-        let m = login_request(&LoginInfo {
-            user_hash: [1; 16],
-            nickname: "me".into(),
-            port: 4662,
-            bind_ip: None,
-        });
-        let f = m.encode_with(TagEncoding::Old);
-        let ClientToServer::Login(l) = ClientToServer::decode(&f).unwrap() else {
-            panic!("not a login");
-        };
-        let allowed = [
-            ids::NAME,
-            ids::VERSION,
-            ids::PORT,
-            ids::SERVER_FLAGS,
-            ids::EMULE_VERSION,
-        ];
-        assert_eq!(l.tags.len(), 5);
-        assert!(l.tags.iter().all(|t| allowed.iter().any(|&a| t.is(a))));
-        assert_eq!(l.flags(), 0x119);
-    }
 }

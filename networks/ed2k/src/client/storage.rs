@@ -1,13 +1,33 @@
 //! Positional file I/O off the async threads: the download's temp file
-//! (sparse, written block by block, read back to verify) and shared files read
-//! for uploads.
+//! (sparse, written block by block, read back to verify) with the log of what
+//! is written, and shared files read for uploads.
 
 use md4::{Digest, Md4};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use swarmux_net::written::WrittenLog;
+use swarmux_net::SharedFile;
+
+/// A download's record of written ranges, shared by its connections.
+pub type Written = Arc<Mutex<WrittenLog>>;
+
+/// Locks a written log (a poisoned lock is still usable).
+pub fn lock_log(log: &Written) -> std::sync::MutexGuard<'_, WrittenLog> {
+    log.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens the written log at `path` (see [`swarmux_net::written`]).
+pub async fn open_log(path: PathBuf) -> io::Result<Written> {
+    blocking(move || Ok(Arc::new(Mutex::new(WrittenLog::open(&path)?)))).await
+}
+
+/// Records that `range` no longer holds good data (its part failed its check).
+pub async fn forget_written(log: Written, range: std::ops::Range<u64>) -> io::Result<()> {
+    blocking(move || lock_log(&log).forget(range)).await
+}
 
 /// A file opened for positional reads and writes, cheap to clone.
 #[derive(Clone, Debug)]
@@ -48,21 +68,27 @@ impl DiskFile {
         .await
     }
 
-    /// Opens a shared file read-only.
-    pub async fn open_read(path: &Path) -> io::Result<DiskFile> {
-        let path = path.to_path_buf();
+    /// Opens a shared file to serve it, only while it is still the regular
+    /// file that was hashed (see [`swarmux_net::share::open_shared`]: no
+    /// symlink, same size and modification time).
+    pub async fn open_shared(file: Arc<SharedFile>) -> io::Result<DiskFile> {
         blocking(move || {
             Ok(DiskFile {
-                file: Arc::new(File::open(path)?),
+                file: Arc::new(swarmux_net::share::open_shared(&file)?),
             })
         })
         .await
     }
 
-    /// Writes `data` at `offset` (no fsync).
-    pub async fn write_at(&self, offset: u64, data: Vec<u8>) -> io::Result<()> {
+    /// Writes `data` at `offset` (no fsync), then records the range in `log` once the
+    /// write returned (one trip to the blocking threads).
+    pub async fn write_recorded(&self, offset: u64, data: Vec<u8>, log: Written) -> io::Result<()> {
         let file = self.file.clone();
-        blocking(move || file.write_all_at(&data, offset)).await
+        blocking(move || {
+            file.write_all_at(&data, offset)?;
+            lock_log(&log).record(offset..offset + data.len() as u64)
+        })
+        .await
     }
 
     /// Reads exactly `len` bytes at `offset`.
@@ -104,7 +130,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/x.part");
         let f = DiskFile::open_temp(p.clone(), 100).await.unwrap();
-        f.write_at(10, b"hello".to_vec()).await.unwrap();
+        let log = open_log(dir.path().join("log")).await.unwrap();
+        f.write_recorded(10, b"hello".to_vec(), log.clone())
+            .await
+            .unwrap();
+        assert!(lock_log(&log).ranges().contains(10..15));
+        forget_written(log.clone(), 0..100).await.unwrap();
+        assert!(lock_log(&log).ranges().is_empty());
         assert_eq!(f.read_at(10, 5).await.unwrap(), b"hello");
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 100);
         assert_eq!(

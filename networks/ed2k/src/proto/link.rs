@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddrV4;
+use swarmux_net::percent;
 
 /// Longest link accepted.
 pub const MAX_LINK_LEN: usize = 64 * 1024;
@@ -49,38 +50,9 @@ fn parse_hash(s: &str) -> Option<[u8; 16]> {
     Some(h)
 }
 
-/// Decodes `%XX` escapes (invalid escapes are kept literally), then UTF-8 lossily.
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Escapes everything but unreserved URL characters as `%XX` (UTF-8 bytes).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~()[]!',;=@+&$".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// What an ed2k link's name keeps unescaped besides the unreserved
+/// characters (as eMule writes links, so names stay readable).
+const NAME_KEEPS: &[u8] = b"()[]!',;=@+&$";
 
 /// Parses an ed2k link.
 pub fn parse_link(link: &str) -> Result<Ed2kLink, LinkError> {
@@ -111,7 +83,7 @@ pub fn parse_link(link: &str) -> Result<Ed2kLink, LinkError> {
     if !kind.eq_ignore_ascii_case("file") {
         return Err(LinkError::NotEd2k);
     }
-    let name = percent_decode(fields.get(1).ok_or(LinkError::Missing("name"))?);
+    let name = percent::decode_lossy(fields.get(1).ok_or(LinkError::Missing("name"))?, false);
     if name.is_empty() {
         return Err(LinkError::Missing("name"));
     }
@@ -159,7 +131,7 @@ impl fmt::Display for FileLink {
         write!(
             f,
             "ed2k://|file|{}|{}|{}|",
-            percent_encode(&self.name),
+            percent::encode(self.name.as_bytes(), NAME_KEEPS),
             self.size,
             hex::encode_upper(self.hash)
         )?;
@@ -234,7 +206,7 @@ mod tests {
         assert!(parse_link("http://x").is_err());
         assert!(parse_link("ed2k://|file|a|x|00|/").is_err());
         assert!(parse_link("ed2k://|file|a|1|zz|/").is_err());
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent::decode_lossy("%zz%4", false), "%zz%4");
         let p = format!(
             "ed2k://|file|a|1|{}|p={}:{}|/",
             "00".repeat(16),
@@ -256,7 +228,7 @@ mod tests {
         fn never_panics(s in ".{0,120}") {
             let _ = parse_link(&s);
             let _ = parse_link(&format!("ed2k://|file|{s}"));
-            let _ = percent_decode(&s);
+            let _ = percent::decode_lossy(&s, false);
         }
 
         #[test]

@@ -6,6 +6,7 @@
 
 pub mod frame;
 pub mod link;
+pub mod offer;
 pub mod peer_msg;
 pub mod reader;
 pub mod search;
@@ -18,6 +19,7 @@ pub use frame::{
     PROTO_EMULE, PROTO_PACKED,
 };
 pub use link::{file_link, parse_link, Ed2kLink, FileLink, LinkError};
+pub use offer::{offer_frame, OfferedFile};
 pub use peer_msg::{EmuleInfo, Hello, PeerCaps, PeerMessage};
 pub use reader::{ReadError, Reader};
 pub use search::{tree_from_request, NumOp, SearchFile, SearchTree};

@@ -1,6 +1,8 @@
 //! A bounded little-endian cursor over a byte slice: every read checks the
 //! remaining length and returns [`ReadError`] instead of panicking.
 
+use swarmux_net::names::cut_at_char;
+
 /// Reading past the end of a message, or a value that cannot be right.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
@@ -8,6 +10,10 @@ pub enum ReadError {
     Truncated { offset: usize, needed: usize },
     #[error("invalid message: {0}")]
     Invalid(String),
+    /// Well-formed so far but over a bound this side sets (a search tree
+    /// with too many terms, say): the sender may be answered and kept.
+    #[error("over a limit: {0}")]
+    TooLarge(String),
 }
 
 impl ReadError {
@@ -126,9 +132,12 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The UTF-8 byte order mark eMule puts before some strings.
+const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+
 /// Decodes ed2k string bytes: UTF-8 (with an optional BOM), invalid bytes replaced.
 pub fn decode_str(b: &[u8]) -> String {
-    let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(b);
+    let b = b.strip_prefix(BOM).unwrap_or(b);
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -156,22 +165,18 @@ impl PutExt for Vec<u8> {
         self.extend_from_slice(&v.to_le_bytes());
     }
     fn put_string16(&mut self, s: &str) {
-        let s = truncate_str(s, u16::MAX as usize);
-        self.put_u16(s.len() as u16);
+        // A string that starts with U+FEFF gets a BOM in front, which
+        // [`decode_str`] takes off again (it would take the character's own
+        // bytes for one otherwise).
+        let bom = s.starts_with('\u{feff}');
+        let bom_len = if bom { BOM.len() } else { 0 };
+        let s = cut_at_char(s, u16::MAX as usize - bom_len);
+        self.put_u16((s.len() + bom_len) as u16);
+        if bom {
+            self.extend_from_slice(BOM);
+        }
         self.extend_from_slice(s.as_bytes());
     }
-}
-
-/// The longest prefix of `s` of at most `max` bytes ending on a char boundary.
-pub(crate) fn truncate_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -193,9 +198,16 @@ mod tests {
     }
 
     #[test]
+    fn a_string_starting_with_u_feff_survives() {
+        for s in ["\u{feff}", "\u{feff}x", "x\u{feff}", ""] {
+            let mut v = Vec::new();
+            v.put_string16(s);
+            assert_eq!(Reader::new(&v).string16().unwrap(), s);
+        }
+    }
+
+    #[test]
     fn truncates_on_char_boundary() {
-        assert_eq!(truncate_str("héllo", 2), "h");
-        assert_eq!(truncate_str("abc", 10), "abc");
         assert_eq!(decode_str(&[0xEF, 0xBB, 0xBF, b'a']), "a");
     }
 }

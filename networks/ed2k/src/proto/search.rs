@@ -13,13 +13,26 @@
 //!   (only old "dserver" understood just 1 and 2).
 //!
 //! A meta tag name is written `u16 length, bytes`, a 1-byte name being an id.
+//!
+//! A tree read from the wire is bounded when it is parsed (bytes, terms,
+//! depth), so every walk of it (matching, encoding, dropping) is bounded
+//! too; a server matches many files with a [`Matcher`], which splits the
+//! keywords into words once and says what each match costs.
 
 use super::reader::{PutExt, ReadError, Reader};
 use super::tag::{ids, TagName};
 use swarmux_net::{FileKind, QueryExpr, SearchRequest};
 
-/// Deepest tree accepted from the wire; deeper is treated as hostile.
-pub const MAX_SEARCH_DEPTH: usize = 64;
+/// Largest OP_SEARCHREQUEST payload accepted. What swarmux sends for its
+/// longest query (`MAX_QUERY_BYTES` of words plus type, size and extension)
+/// stays well under it; eMule's search box gives a few hundred bytes.
+pub const MAX_SEARCH_BYTES: usize = 4096;
+/// Most leaves (keywords and constraints) in a tree: twice what swarmux
+/// sends at most (`MAX_QUERY_TERMS` words and four constraints).
+pub const MAX_SEARCH_TERMS: usize = 2 * swarmux_net::query::MAX_QUERY_TERMS;
+/// Deepest tree accepted (a chain of n leaves is n - 1 deep, so this bounds
+/// only nesting that adds no leaves, which the leaf count cannot see).
+pub const MAX_SEARCH_DEPTH: usize = MAX_SEARCH_TERMS;
 
 /// Numeric comparison operator (`ED2K_SEARCH_OP_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,25 +249,45 @@ impl SearchTree {
         v
     }
 
-    /// Reads a tree, refusing depth beyond [`MAX_SEARCH_DEPTH`].
+    /// Reads a tree, refusing one deeper than [`MAX_SEARCH_DEPTH`] or with
+    /// more than [`MAX_SEARCH_TERMS`] leaves with [`ReadError::TooLarge`]
+    /// (the caller bounds the bytes, see [`MAX_SEARCH_BYTES`]).
     pub fn decode(r: &mut Reader<'_>) -> Result<SearchTree, ReadError> {
-        Self::decode_depth(r, 0)
+        let mut leaves = 0;
+        Self::decode_at(r, 0, &mut leaves)
     }
 
-    fn decode_depth(r: &mut Reader<'_>, depth: usize) -> Result<SearchTree, ReadError> {
+    fn decode_at(
+        r: &mut Reader<'_>,
+        depth: usize,
+        leaves: &mut usize,
+    ) -> Result<SearchTree, ReadError> {
         if depth > MAX_SEARCH_DEPTH {
-            return Err(ReadError::invalid("search tree too deep"));
+            return Err(ReadError::TooLarge(format!(
+                "search tree deeper than {MAX_SEARCH_DEPTH}"
+            )));
         }
-        Ok(match r.u8()? {
+        let node = r.u8()?;
+        if node != 0x00 {
+            *leaves += 1;
+            if *leaves > MAX_SEARCH_TERMS {
+                return Err(ReadError::TooLarge(format!(
+                    "search tree with more than {MAX_SEARCH_TERMS} terms"
+                )));
+            }
+        }
+        Ok(match node {
             0x00 => {
                 let op = r.u8()?;
-                let a = Box::new(Self::decode_depth(r, depth + 1)?);
-                let b = Box::new(Self::decode_depth(r, depth + 1)?);
+                if op > 0x02 {
+                    return Err(ReadError::invalid(format!("unknown boolean op {op}")));
+                }
+                let a = Box::new(Self::decode_at(r, depth + 1, leaves)?);
+                let b = Box::new(Self::decode_at(r, depth + 1, leaves)?);
                 match op {
                     0x00 => SearchTree::And(a, b),
                     0x01 => SearchTree::Or(a, b),
-                    0x02 => SearchTree::AndNot(a, b),
-                    o => return Err(ReadError::invalid(format!("unknown boolean op {o}"))),
+                    _ => SearchTree::AndNot(a, b),
                 }
             }
             0x01 => SearchTree::Keyword(r.string16()?),
@@ -280,53 +313,102 @@ impl SearchTree {
         })
     }
 
-    /// Evaluates the tree. A keyword matches when each of its words is a
-    /// prefix of some word of the name (case-insensitive); a keyword without
-    /// any word matches nothing. Attributes the file does not have never match.
+    /// Evaluates the tree against one file (see [`Matcher`] for many).
     pub fn matches(&self, f: &SearchFile<'_>) -> bool {
-        let words = name_words(f.name);
-        self.eval(f, &words)
+        Matcher::new(self).matches(f, &name_words(f.name))
+    }
+}
+
+/// A search tree prepared for matching: keywords split into words once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Matcher {
+    And(Box<Matcher>, Box<Matcher>),
+    Or(Box<Matcher>, Box<Matcher>),
+    AndNot(Box<Matcher>, Box<Matcher>),
+    /// Each word must be a prefix of some word of the name; no words match
+    /// nothing.
+    Keyword(Vec<String>),
+    /// The ed2k type name, case-insensitive.
+    Type(String),
+    /// The extension without the dot, case-insensitive.
+    Format(String),
+    Size(NumOp, u64),
+    Sources(NumOp, u64),
+    CompleteSources(NumOp, u64),
+    /// An attribute no file has.
+    Never,
+}
+
+impl Matcher {
+    /// Prepares `tree`.
+    pub fn new(tree: &SearchTree) -> Matcher {
+        let b = |t: &SearchTree| Box::new(Matcher::new(t));
+        match tree {
+            SearchTree::And(a, c) => Matcher::And(b(a), b(c)),
+            SearchTree::Or(a, c) => Matcher::Or(b(a), b(c)),
+            SearchTree::AndNot(a, c) => Matcher::AndNot(b(a), b(c)),
+            SearchTree::Keyword(k) => Matcher::Keyword(name_words(k)),
+            SearchTree::MetaStr { tag, value } => match tag {
+                TagName::Id(ids::TYPE) => Matcher::Type(value.clone()),
+                TagName::Id(ids::FORMAT) => {
+                    Matcher::Format(value.trim_start_matches('.').to_string())
+                }
+                _ => Matcher::Never,
+            },
+            SearchTree::Numeric { tag, op, value } => match tag {
+                TagName::Id(ids::SIZE) => Matcher::Size(*op, *value),
+                TagName::Id(ids::SOURCES) => Matcher::Sources(*op, *value),
+                TagName::Id(ids::COMPLETE_SOURCES) => Matcher::CompleteSources(*op, *value),
+                _ => Matcher::Never,
+            },
+        }
     }
 
-    fn eval(&self, f: &SearchFile<'_>, words: &[String]) -> bool {
+    /// True when the file matches; `words` are [`name_words`] of its name.
+    /// A keyword matches when each of its words is a prefix of some word of
+    /// the name (case-insensitive). Attributes the file does not have never
+    /// match.
+    pub fn matches(&self, f: &SearchFile<'_>, words: &[String]) -> bool {
         match self {
-            SearchTree::And(a, b) => a.eval(f, words) && b.eval(f, words),
-            SearchTree::Or(a, b) => a.eval(f, words) || b.eval(f, words),
-            SearchTree::AndNot(a, b) => a.eval(f, words) && !b.eval(f, words),
-            SearchTree::Keyword(k) => {
-                let kw = name_words(k);
+            Matcher::And(a, b) => a.matches(f, words) && b.matches(f, words),
+            Matcher::Or(a, b) => a.matches(f, words) || b.matches(f, words),
+            Matcher::AndNot(a, b) => a.matches(f, words) && !b.matches(f, words),
+            Matcher::Keyword(kw) => {
                 !kw.is_empty()
                     && kw
                         .iter()
                         .all(|k| words.iter().any(|w| w.starts_with(k.as_str())))
             }
-            SearchTree::MetaStr { tag, value } => match tag {
-                TagName::Id(ids::TYPE) => f.file_type.eq_ignore_ascii_case(value),
-                TagName::Id(ids::FORMAT) => {
-                    f.ext.eq_ignore_ascii_case(value.trim_start_matches('.'))
-                }
-                _ => false,
-            },
-            SearchTree::Numeric { tag, op, value } => {
-                let have = match tag {
-                    TagName::Id(ids::SIZE) => f.size,
-                    TagName::Id(ids::SOURCES) => f.sources.into(),
-                    TagName::Id(ids::COMPLETE_SOURCES) => f.complete_sources.into(),
-                    _ => return false,
-                };
-                op.test(have, *value)
-            }
+            Matcher::Type(t) => f.file_type.eq_ignore_ascii_case(t),
+            Matcher::Format(e) => f.ext.eq_ignore_ascii_case(e),
+            Matcher::Size(op, v) => op.test(f.size, *v),
+            Matcher::Sources(op, v) => op.test(f.sources.into(), *v),
+            Matcher::CompleteSources(op, v) => op.test(f.complete_sources.into(), *v),
+            Matcher::Never => false,
         }
     }
 
-    /// A word some keyword requires every match to contain a word starting
-    /// with, if any: lets an index narrow the candidates before [`Self::matches`].
-    pub fn required_word(&self) -> Option<String> {
+    /// An upper bound of the work of [`Self::matches`] for a name of
+    /// `name_words` words, in word comparisons and nodes visited.
+    pub fn cost(&self, name_words: usize) -> u64 {
         match self {
-            SearchTree::And(a, b) => a.required_word().or_else(|| b.required_word()),
-            SearchTree::AndNot(a, _) => a.required_word(),
-            SearchTree::Keyword(k) => name_words(k).into_iter().max_by_key(|w| w.len()),
-            _ => None,
+            Matcher::And(a, b) | Matcher::Or(a, b) | Matcher::AndNot(a, b) => {
+                1 + a.cost(name_words) + b.cost(name_words)
+            }
+            Matcher::Keyword(kw) => 1 + (kw.len() * name_words) as u64,
+            _ => 1,
+        }
+    }
+
+    /// True when the matcher compares complete-source counts (which cost a
+    /// walk over a file's sources to know).
+    pub fn needs_complete_sources(&self) -> bool {
+        match self {
+            Matcher::And(a, b) | Matcher::Or(a, b) | Matcher::AndNot(a, b) => {
+                a.needs_complete_sources() || b.needs_complete_sources()
+            }
+            Matcher::CompleteSources(..) => true,
+            _ => false,
         }
     }
 }
@@ -402,17 +484,83 @@ pub(crate) mod tests {
         assert!(!t.matches(&file("kubuntu.iso", 500, "Iso", "iso")));
         assert!(SearchTree::Keyword("ubu".into()).matches(&file("ubuntu.iso", 1, "", "iso")));
         assert!(!SearchTree::Keyword(" - ".into()).matches(&file("a-b", 1, "", "")));
-        assert_eq!(t.required_word().as_deref(), Some("ubuntu"));
         assert_eq!(kind_from_ed2k_type("pro"), Some(FileKind::Program));
     }
 
     #[test]
-    fn deep_tree_is_refused() {
+    fn deep_or_wide_trees_are_refused() {
         let mut v = vec![];
         for _ in 0..10_000 {
             v.extend([0, 0]);
         }
-        assert!(SearchTree::decode(&mut Reader::new(&v)).is_err());
+        let e = SearchTree::decode(&mut Reader::new(&v)).unwrap_err();
+        assert_eq!(e, ReadError::TooLarge("search tree deeper than 128".into()));
+        // A balanced OR tree: shallow, but too many terms.
+        let k = |_| "k".to_string();
+        let wide = balanced_or(MAX_SEARCH_TERMS + 1, &k).to_bytes();
+        let e = SearchTree::decode(&mut Reader::new(&wide)).unwrap_err();
+        assert_eq!(
+            e,
+            ReadError::TooLarge("search tree with more than 128 terms".into())
+        );
+        let ok = balanced_or(MAX_SEARCH_TERMS, &k);
+        assert_eq!(
+            SearchTree::decode(&mut Reader::new(&ok.to_bytes())).unwrap(),
+            ok
+        );
+    }
+
+    #[test]
+    fn the_largest_query_swarmux_sends_is_accepted() {
+        let words: Vec<String> = (0..swarmux_net::query::MAX_QUERY_TERMS)
+            .map(|i| format!("w{i:02}"))
+            .collect();
+        let req = SearchRequest {
+            id: 1,
+            text: String::new(),
+            expr: parse_query(&words.join(" ")).unwrap(),
+            min_size: Some(1),
+            max_size: Some(1 << 40),
+            kind: Some(FileKind::Video),
+            extension: Some("mkv".into()),
+        };
+        let t = tree_from_request(&req);
+        let bytes = t.to_bytes();
+        assert!(bytes.len() <= MAX_SEARCH_BYTES, "{}", bytes.len());
+        assert_eq!(SearchTree::decode(&mut Reader::new(&bytes)).unwrap(), t);
+    }
+
+    #[test]
+    fn matcher_agrees_and_costs() {
+        let t = SearchTree::AndNot(
+            Box::new(SearchTree::Keyword("big file".into())),
+            Box::new(SearchTree::Keyword("sample".into())),
+        );
+        let m = Matcher::new(&t);
+        let f = file("Big File.mkv", 1, "Video", "mkv");
+        assert!(m.matches(&f, &name_words(f.name)));
+        assert!(!m.matches(
+            &file("big sample file", 1, "", ""),
+            &name_words("big sample file")
+        ));
+        // Two keyword words and one against three name words, three nodes.
+        assert_eq!(m.cost(3), 3 + 2 * 3 + 3);
+        assert!(!m.needs_complete_sources());
+    }
+
+    /// A balanced OR tree of `n` keywords, the `i`th being `word(i)`.
+    pub(crate) fn balanced_or(n: usize, word: &dyn Fn(usize) -> String) -> SearchTree {
+        fn build(range: std::ops::Range<usize>, word: &dyn Fn(usize) -> String) -> SearchTree {
+            if range.len() == 1 {
+                return SearchTree::Keyword(word(range.start));
+            }
+            let mid = range.start + range.len() / 2;
+            SearchTree::Or(
+                Box::new(build(range.start..mid, word)),
+                Box::new(build(mid..range.end, word)),
+            )
+        }
+        build(0..n.max(1), word)
     }
 
     pub(crate) fn arb_tree() -> impl Strategy<Value = SearchTree> {

@@ -21,7 +21,16 @@ pub struct IndexServerConfig {
     pub max_results: usize,
     /// A client silent for this long is disconnected (eMule pings every few minutes).
     pub idle_timeout: Duration,
-    /// How long the connect-back check may take before the client gets a low id.
+    /// How long a new connection may take to send its login.
+    pub login_timeout: Duration,
+    /// Most simultaneous client connections.
+    pub max_connections: usize,
+    /// Most connections from one address (an IPv6 /64): one client needs
+    /// one, a few may share an address behind NAT.
+    pub max_connections_per_address: usize,
+    /// How long the connect-back check may take before the client gets a low
+    /// id. A busy client answers late: aMule 2.3.3 on a loaded machine took
+    /// over 5 s, and it gives a login 25 s (`CONSERVTIMEOUT`), so 15 s here.
     pub port_check_timeout: Duration,
     /// The server's user hash (in its ident and its port-check hello); random
     /// when `None`. Keep it stable across restarts: aMule 2.3.3 gave a low id
@@ -41,7 +50,10 @@ impl Default for IndexServerConfig {
             max_files_per_client: 10_000,
             max_results: 300,
             idle_timeout: Duration::from_secs(15 * 60),
-            port_check_timeout: Duration::from_secs(5),
+            login_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_connections_per_address: 8,
+            port_check_timeout: Duration::from_secs(15),
             hash: None,
         }
     }

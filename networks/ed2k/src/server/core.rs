@@ -2,7 +2,8 @@
 //! to every client message. The tokio layer feeds it decoded messages and
 //! delivers what it returns.
 
-use super::index::{ConnId, FileIndex};
+use super::index::{ConnId, FileIndex, SearchJob, SEARCH_WORK};
+use crate::proto::search::SearchTree;
 use crate::proto::server_msg::{
     ip_to_u32, login_flags, server_flags, ClientToServer, LoginRequest, ServerToClient,
 };
@@ -42,6 +43,13 @@ pub struct ClientInfo {
     pub name: String,
     /// Capability flags from its login.
     pub flags: u32,
+}
+
+/// A client's search under way (see [`ServerCore::start_search`]).
+#[derive(Debug)]
+pub struct PendingSearch {
+    conn: ConnId,
+    job: SearchJob,
 }
 
 /// A message for one connection.
@@ -175,7 +183,6 @@ impl ServerCore {
             return Vec::new();
         };
         let reply = |msg| vec![Outgoing { to: conn, msg }];
-        let large = me.flags & login_flags::LARGEFILES != 0;
         match msg {
             ClientToServer::OfferFiles(files) => {
                 let n = self
@@ -190,10 +197,13 @@ impl ServerCore {
                 // with fresh user and file counts, so clients' server lists stay current.
                 reply(self.status())
             }
-            ClientToServer::Search(tree) => reply(ServerToClient::SearchResult {
-                files: self.index.search(&tree, self.max_results, large),
-                more: None,
-            }),
+            ClientToServer::Search(tree) => {
+                let Some(mut s) = self.start_search(conn, &tree) else {
+                    return Vec::new();
+                };
+                while !self.search_step(&mut s, SEARCH_WORK) {}
+                self.finish_search(s)
+            }
             ClientToServer::GetSources { hash, .. } => {
                 // Like eserver: a low-id client cannot reach a low-id source,
                 // so it only gets high-id ones.
@@ -242,6 +252,48 @@ impl ServerCore {
                 Vec::new()
             }
         }
+    }
+
+    /// Starts the search a logged-in client asked for; run it with
+    /// [`Self::search_step`] (the core may change between steps) and answer
+    /// with [`Self::finish_search`].
+    pub fn start_search(&self, conn: ConnId, tree: &SearchTree) -> Option<PendingSearch> {
+        let me = self.clients.get(&conn)?;
+        let large = me.flags & login_flags::LARGEFILES != 0;
+        Some(PendingSearch {
+            conn,
+            job: self.index.search_job(tree, large),
+        })
+    }
+
+    /// Runs a search for about `work` units; true when it is done.
+    pub fn search_step(&self, s: &mut PendingSearch, work: u64) -> bool {
+        self.index.search_step(&mut s.job, work)
+    }
+
+    /// The answer to a finished search.
+    pub fn finish_search(&self, s: PendingSearch) -> Vec<Outgoing> {
+        vec![Outgoing {
+            to: s.conn,
+            msg: ServerToClient::SearchResult {
+                files: self.index.search_results(s.job, self.max_results),
+                more: None,
+            },
+        }]
+    }
+
+    /// The answer to a search refused for its size: no results.
+    pub fn refuse_search(&self, conn: ConnId) -> Vec<Outgoing> {
+        if !self.clients.contains_key(&conn) {
+            return Vec::new();
+        }
+        vec![Outgoing {
+            to: conn,
+            msg: ServerToClient::SearchResult {
+                files: Vec::new(),
+                more: None,
+            },
+        }]
     }
 
     /// Forgets a client and its files.

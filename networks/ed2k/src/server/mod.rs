@@ -1,8 +1,8 @@
 //! An ed2k-compatible index server (`swarmux index-server`), usable by swarmux,
 //! eMule and aMule clients.
 //!
-//! [`core::ServerCore`] and [`index::FileIndex`] are sans-IO; [`listener`] is
-//! the thin tokio layer. Behaviour worth knowing:
+//! [`core::ServerCore`], [`index::FileIndex`] and [`stream::ClientStream`]
+//! are sans-IO; [`listener`] is the thin tokio layer. Behaviour worth knowing:
 //! - A client gets a high id (its IPv4, 127.0.0.1 → 0x0100007F) when the
 //!   server can connect back to its advertised port and receives an
 //!   OP_HELLOANSWER with its login user hash; otherwise a unique low id.
@@ -20,6 +20,7 @@ pub mod core;
 pub mod index;
 pub mod listener;
 pub mod port_check;
+pub mod stream;
 pub mod udp;
 
 #[cfg(test)]

@@ -2,13 +2,13 @@
 //! the client's advertised port, send OP_HELLO, expect OP_HELLOANSWER with
 //! the user hash given at login.
 
-use crate::dial::dial;
 use crate::proto::frame::FrameDecoder;
 use crate::proto::peer_msg::{Hello, PeerMessage};
 use crate::proto::server_msg::{ip_to_u32, LOGIN_VERSION};
 use crate::proto::tag::{ids, Tag};
 use std::net::SocketAddrV4;
 use std::time::Duration;
+use swarmux_net::dial::dial;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Largest frame read from the client during the check.

@@ -157,7 +157,11 @@ fn config() -> IndexServerConfig {
 }
 
 async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let server = bind(config()).await.unwrap();
+    start_with(config()).await
+}
+
+async fn start_with(cfg: IndexServerConfig) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let server = bind(cfg).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run(async {
@@ -350,4 +354,190 @@ async fn hostile_clients_are_dropped_others_keep_working() {
     ));
     let hits = good.search(req("still works")).await;
     assert_eq!(hits.len(), 1);
+}
+
+fn login_bytes(hash: [u8; 16], port: u16) -> Vec<u8> {
+    ClientToServer::Login(LoginRequest::standard(hash, port, "x", 0))
+        .encode()
+        .encode()
+}
+
+#[tokio::test]
+async fn frames_in_the_login_read_are_handled_at_once() {
+    // The port check would take a minute: the client's port takes the
+    // connection and never answers.
+    let (addr, _stop) = start_with(IndexServerConfig {
+        port_check_timeout: Duration::from_secs(60),
+        ..config()
+    })
+    .await;
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let mut bytes = login_bytes([0xE; 16], silent_port);
+    bytes.push(0xE3);
+    bytes.extend(50_000_000u32.to_le_bytes());
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&bytes).await.unwrap();
+    // Closed well before the port check ends.
+    expect_closed(s).await;
+
+    // A request in the login's write is answered right after the welcome.
+    let mut bytes = login_bytes([0xF; 16], closed_port().await);
+    bytes.extend(ClientToServer::GetServerList.encode().encode());
+    let mut c = FakeClient {
+        stream: TcpStream::connect(addr).await.unwrap(),
+        dec: FrameDecoder::for_server_link(1 << 20),
+        id: 0,
+        port: 0,
+        _answerer: None,
+    };
+    c.stream.write_all(&bytes).await.unwrap();
+    loop {
+        if matches!(c.recv().await, ServerToClient::ServerList(_)) {
+            break;
+        }
+    }
+}
+
+impl FakeClient {
+    /// Messages already received, without waiting for more.
+    fn ready_messages(&mut self) -> usize {
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(n) = self.stream.try_read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.dec.push(&buf[..n]);
+        }
+        let mut count = 0;
+        while let Ok(Some(_)) = self.dec.next_frame() {
+            count += 1;
+        }
+        count
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heavy_search_stalls_nobody() {
+    use crate::proto::search::tests::balanced_or;
+    use crate::server::index::cost_tests::{heaviest_tree, many_files};
+    let (addr, _stop) = start_with(IndexServerConfig {
+        max_packet: 2 << 20,
+        ..config()
+    })
+    .await;
+    let (mut a, _) = FakeClient::login(addr, [0x1A; 16], false).await;
+    let (mut b, _) = FakeClient::login(addr, [0x1B; 16], false).await;
+    a.send(pack_frame(
+        &ClientToServer::OfferFiles(many_files(10_000)).encode(),
+    ))
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerToClient::ServerStatus { files: 10_000, .. }
+    ));
+
+    // The search: a balanced OR tree of 262,144 keywords (1.5 MB,
+    // under the packet limit). Refused at once with no results; the
+    // connection stays.
+    let letter = |i: usize| ["a", "b", "c"][i % 3].to_string();
+    let huge = ClientToServer::Search(balanced_or(262_144, &letter)).encode();
+    assert!(huge.payload.len() > 1_500_000);
+    let t = std::time::Instant::now();
+    a.send(huge).await;
+    assert_eq!(
+        a.recv().await,
+        ServerToClient::SearchResult {
+            files: vec![],
+            more: None
+        }
+    );
+    eprintln!("1.5 MB search refused in {:?}", t.elapsed());
+
+    // The heaviest search accepted, 200 times in one write: about three
+    // seconds of work. Another client's search is answered meanwhile.
+    const HEAVY: usize = 200;
+    let one = ClientToServer::Search(heaviest_tree()).encode().encode();
+    a.stream.write_all(&one.repeat(HEAVY)).await.unwrap();
+    let t = std::time::Instant::now();
+    let hits = b.search(req("alpha 1234")).await;
+    let waited = t.elapsed();
+    assert_eq!(hits.len(), 1);
+    let done = a.ready_messages();
+    eprintln!("a light search answered in {waited:?} while {done} of {HEAVY} heavy ones were done");
+    assert!(done < HEAVY, "the light search waited for every heavy one");
+    let mut answered = done;
+    while answered < HEAVY {
+        assert!(matches!(
+            a.recv().await,
+            ServerToClient::SearchResult { .. }
+        ));
+        answered += 1;
+    }
+}
+
+#[tokio::test]
+async fn idle_sockets_from_one_address_leave_room_for_others() {
+    use swarmux_net::dial::dial;
+    // Four slots, three per address, a one-second login deadline.
+    let (addr, _stop) = start_with(IndexServerConfig {
+        max_connections: 4,
+        max_connections_per_address: 3,
+        login_timeout: Duration::from_secs(1),
+        ..config()
+    })
+    .await;
+    let hostile = "127.0.0.2".parse().ok();
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(dial(hostile, addr).await.unwrap());
+    }
+    // A client on 127.0.0.3 logs in and is served meanwhile.
+    let mut c = FakeClient {
+        stream: dial("127.0.0.3".parse().ok(), addr).await.unwrap(),
+        dec: FrameDecoder::for_server_link(1 << 20),
+        id: 0,
+        port: 0,
+        _answerer: None,
+    };
+    let mut bytes = login_bytes([0x3C; 16], closed_port().await);
+    bytes.extend(ClientToServer::GetServerList.encode().encode());
+    c.stream.write_all(&bytes).await.unwrap();
+    while !matches!(c.recv().await, ServerToClient::ServerList(_)) {}
+    // Every idle socket is closed: at once when over the address's share,
+    // after the login deadline otherwise.
+    for s in idle {
+        expect_closed(s).await;
+    }
+}
+
+#[tokio::test]
+async fn udp_status_answers_are_small_and_rate_limited() {
+    use crate::server::udp::MAX_AMPLIFICATION;
+    use swarmux_net::dial::udp_socket;
+    let (addr, _stop) = start().await;
+    let mut udp = addr;
+    udp.set_port(addr.port() + 4);
+    let ping = [0xE3, 0x96, 1, 2, 3, 4];
+    let a = udp_socket("127.0.0.2".parse().ok(), 0).await.unwrap();
+    for _ in 0..20 {
+        a.send_to(&ping, udp).await.unwrap();
+    }
+    // Datagrams are handled in order: once another source's answer is in,
+    // every answer to the first one has been sent.
+    let b = udp_socket("127.0.0.3".parse().ok(), 0).await.unwrap();
+    b.send_to(&ping, udp).await.unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = tokio::time::timeout(WAIT, b.recv_from(&mut buf))
+        .await
+        .expect("another source is answered")
+        .unwrap();
+    assert_eq!(&buf[..6], &[0xE3, 0x97, 1, 2, 3, 4]);
+    assert!(n <= MAX_AMPLIFICATION * ping.len(), "{n} bytes");
+    let mut answers = 0;
+    while let Ok((n, _)) = a.try_recv_from(&mut buf) {
+        assert!(n <= MAX_AMPLIFICATION * ping.len(), "{n} bytes");
+        answers += 1;
+    }
+    assert!((1..=4).contains(&answers), "{answers} answers to 20 pings");
 }

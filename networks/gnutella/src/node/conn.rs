@@ -19,12 +19,12 @@ use crate::proto::routing::ConnId;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use swarmux_net::CountGuard;
+use swarmux_net::dial::dial_host;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::time::{timeout, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
 
 /// Time to connect and finish the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -41,11 +41,13 @@ const BATCH: usize = 64 * 1024;
 pub enum Dial {
     /// We connect to `HOST:PORT`.
     Out(String),
-    /// The peer connected; `initial` are the bytes already read from it.
+    /// The peer connected; `initial` are the bytes already read from it,
+    /// and its whole handshake head must have arrived by `head_deadline`.
     In {
         stream: TcpStream,
         addr: SocketAddr,
         initial: Vec<u8>,
+        head_deadline: Instant,
     },
 }
 
@@ -56,9 +58,8 @@ enum Handshaken {
 
 /// Runs a connection to its end, reporting to the node loop.
 pub async fn run(env: Arc<Env>, id: ConnId, dial: Dial, cfg: HandshakeConfig) {
-    let _guard = CountGuard::new(&env.sockets);
     let to_main = env.to_main.clone();
-    let res = match timeout(HANDSHAKE_TIMEOUT, handshake(dial, cfg)).await {
+    let res = match timeout(HANDSHAKE_TIMEOUT, handshake(dial, cfg, env.local_ip)).await {
         Ok(r) => r,
         Err(_) => Err("handshake timed out".to_string()),
     };
@@ -94,11 +95,15 @@ pub async fn run(env: Arc<Env>, id: ConnId, dial: Dial, cfg: HandshakeConfig) {
     let _ = to_main.send(MainMsg::Closed { id, reason }).await;
 }
 
-async fn handshake(dial: Dial, cfg: HandshakeConfig) -> Result<Handshaken, String> {
+async fn handshake(
+    dial: Dial,
+    cfg: HandshakeConfig,
+    local: Option<IpAddr>,
+) -> Result<Handshaken, String> {
     let mut buf = vec![0u8; 4096];
     match dial {
         Dial::Out(host) => {
-            let mut stream = TcpStream::connect(&host).await.map_err(|e| e.to_string())?;
+            let mut stream = dial_host(local, &host).await.map_err(|e| e.to_string())?;
             let addr = stream.peer_addr().map_err(|e| e.to_string())?;
             let ip = match addr.ip() {
                 IpAddr::V4(ip) => ip,
@@ -122,6 +127,7 @@ async fn handshake(dial: Dial, cfg: HandshakeConfig) -> Result<Handshaken, Strin
             mut stream,
             addr,
             initial,
+            head_deadline,
         } => {
             let ip = match addr.ip() {
                 IpAddr::V4(ip) => ip,
@@ -129,13 +135,26 @@ async fn handshake(dial: Dial, cfg: HandshakeConfig) -> Result<Handshaken, Strin
             };
             let mut a = Acceptor::new(cfg, ip);
             let mut input = initial;
+            // Until we answer, the peer's head is still arriving.
+            let mut head_read = false;
             loop {
                 match a.feed(&input).map_err(|e| e.to_string())? {
                     Step::NeedMore => {}
-                    Step::Send(b) => stream.write_all(&b).await.map_err(|e| e.to_string())?,
+                    Step::Send(b) => {
+                        head_read = true;
+                        stream.write_all(&b).await.map_err(|e| e.to_string())?
+                    }
                     step => return finish(stream, addr, step).await,
                 }
-                let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+                let read = stream.read(&mut buf);
+                let n = if head_read {
+                    read.await
+                } else {
+                    timeout_at(head_deadline, read)
+                        .await
+                        .map_err(|_| "handshake head too slow".to_string())?
+                }
+                .map_err(|e| e.to_string())?;
                 if n == 0 {
                     return Err("closed during the handshake".into());
                 }
@@ -310,7 +329,7 @@ async fn send_bye(
         message: text.chars().take(200).collect(),
     };
     let d = Descriptor::new(Guid::random(), TYPE_BYE, 1, 0, bye.encode());
-    write(wr, deflater, &d.encode()).await?;
+    write(wr, deflater, &d.encode().map_err(|e| e.to_string())?).await?;
     let _ = wr.shutdown().await;
     Ok(())
 }

@@ -49,8 +49,6 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// Wait before redialing a configured peer.
 const PINNED_RETRY: Duration = Duration::from_secs(30);
-/// Most sockets open at once (links, transfers, unidentified).
-const MAX_SOCKETS: usize = 512;
 /// Refusals and failures kept for the Networks pane.
 const HISTORY: usize = 16;
 /// New outgoing connections per second.
@@ -65,6 +63,8 @@ pub struct Node {
     pongs: PongCache,
     hosts: HostCache,
     hosts_path: PathBuf,
+    /// The instance's data dir (download logs live under it).
+    data_dir: PathBuf,
     neighbours: HashMap<ConnId, Neighbour>,
     /// Outgoing connections in their handshake: id → `HOST:PORT`.
     pending: HashMap<ConnId, String>,
@@ -98,8 +98,9 @@ mod qrp;
 mod dq;
 
 impl Node {
-    /// A node for `cfg`, its host cache in `hosts_path`.
-    pub fn new(cfg: GnutellaConfig, env: Arc<Env>, hosts_path: PathBuf) -> Self {
+    /// A node for `cfg`, keeping its state in `data_dir`.
+    pub fn new(cfg: GnutellaConfig, env: Arc<Env>, data_dir: PathBuf) -> Self {
+        let hosts_path = data_dir.join("gnutella_hosts");
         let role = match cfg.mode {
             Mode::Ultrapeer => Role::Ultrapeer,
             Mode::Leaf => Role::Leaf,
@@ -123,6 +124,7 @@ impl Node {
             pongs: PongCache::new(100, Duration::from_secs(600)),
             hosts,
             hosts_path,
+            data_dir,
             neighbours: HashMap::new(),
             pending: HashMap::new(),
             history: VecDeque::new(),
@@ -223,14 +225,20 @@ impl Node {
         tokio::spawn(conn::run(self.env.clone(), id, dial, self.hs_config()));
     }
 
-    /// A connection arrived on the listening port.
+    /// A connection arrived on the listening port: it is closed at once when
+    /// its address holds its share of unidentified connections already, or
+    /// all of them are taken.
     pub fn on_accept(&mut self, stream: TcpStream, addr: SocketAddr) {
-        if self.env.firewalled || self.env.sockets.load(Ordering::Relaxed) >= MAX_SOCKETS {
+        if self.env.firewalled {
             return;
         }
+        let Ok(admission) = self.env.gates.unidentified.admit(addr.ip()) else {
+            return;
+        };
         let id = self.env.next_id();
         let cfg = self.hs_config();
-        tokio::spawn(listener::handle(self.env.clone(), stream, addr, cfg, id));
+        let env = self.env.clone();
+        tokio::spawn(listener::handle(env, stream, addr, cfg, id, admission));
     }
 
     /// Handles an engine command; false on shutdown.
@@ -431,9 +439,7 @@ impl Node {
     }
 
     fn send_to(&mut self, id: ConnId, d: &Descriptor) -> bool {
-        self.neighbours
-            .get_mut(&id)
-            .is_some_and(|n| n.send(d.encode()))
+        self.neighbours.get_mut(&id).is_some_and(|n| n.send(d))
     }
 
     fn send_push(&mut self, servent: Guid, index: u32) {
@@ -473,7 +479,6 @@ impl Node {
         let now = Instant::now();
         let d = Message::Query(q.clone()).to_descriptor(Guid::random(), QUERY_TTL, 0);
         self.router.originate(&d.header, now);
-        let bytes = d.encode();
         let dynamic = self.dq_room();
         for n in self.neighbours.values_mut() {
             let send = match n.peer_role() {
@@ -483,7 +488,7 @@ impl Node {
                     .table()
                     .is_some_and(|t| t.matches(&q.text, &q.ext.urns)),
             };
-            if send && n.send(bytes.clone()) {
+            if send && n.send(&d) {
                 n.counts.queries_out += 1;
             }
         }
@@ -534,7 +539,8 @@ impl Node {
         }
         sources.extend(lock(&self.env.sources).get(&urn));
         let id = spec.id;
-        let handle = download::start(self.env.clone(), spec, urn, sources);
+        let log = swarmux_net::written::log_path(&self.data_dir, id);
+        let handle = download::start(self.env.clone(), spec, urn, sources, log);
         self.downloads.insert(id, handle);
         self.query_urn(urn);
     }
@@ -558,9 +564,8 @@ impl Node {
         if now >= self.next_ping {
             self.next_ping = now + PING_EVERY;
             let ping = Message::Ping(Ping::default()).to_descriptor(Guid::random(), 1, 0);
-            let bytes = ping.encode();
             for n in self.neighbours.values_mut() {
-                n.send(bytes.clone());
+                n.send(&ping);
             }
         }
         self.maintain(now);

@@ -101,7 +101,7 @@ impl Node {
                         payload: payload.clone(),
                     };
                     if let Some(n) = self.neighbours.get_mut(&id) {
-                        if n.send(d.encode()) {
+                        if n.send(&d) {
                             n.counts.queries_out += 1;
                         }
                     }

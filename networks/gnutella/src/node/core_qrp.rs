@@ -54,7 +54,7 @@ impl Node {
         };
         for upd in table_update(table, n.qrp_sent.as_ref()) {
             let d = Descriptor::new(Guid::random(), TYPE_ROUTE_TABLE, 1, 0, upd.encode());
-            n.send(d.encode());
+            n.send(&d);
         }
         n.qrp_sent = Some(table.clone());
     }

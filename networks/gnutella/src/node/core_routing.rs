@@ -3,7 +3,7 @@
 //! answers from our shares, flooding), query hits along the reverse path,
 //! and pushes along the servent route.
 
-use super::{lock, Node, MAX_SOCKETS};
+use super::{lock, Node};
 use crate::node::neighbour::MAX_BAD;
 use crate::node::searches::found;
 use crate::node::upload;
@@ -224,7 +224,7 @@ impl Node {
                 let hit = self.our_hit(group);
                 let d = Message::QueryHit(hit).to_descriptor(header.guid, ttl, 0);
                 if let Some(n) = self.neighbours.get_mut(&id) {
-                    if n.send(d.encode()) {
+                    if n.send(&d) {
                         n.counts.hits_out += 1;
                     }
                 }
@@ -259,7 +259,7 @@ impl Node {
                 payload: payload.clone(),
             };
             if let Some(n) = self.neighbours.get_mut(&cid) {
-                if n.send(d.encode()) {
+                if n.send(&d) {
                     n.counts.queries_out += 1;
                 }
             }
@@ -307,7 +307,7 @@ impl Node {
                 if let Some(h) = header.forwarded() {
                     let d = Descriptor { header: h, payload };
                     if let Some(n) = self.neighbours.get_mut(&to) {
-                        if n.send(d.encode()) {
+                        if n.send(&d) {
                             n.counts.hits_out += 1;
                         }
                     }
@@ -348,13 +348,15 @@ impl Node {
         now: Instant,
     ) {
         if p.servent == self.env.guid {
-            if self.env.sockets.load(Ordering::Relaxed) >= MAX_SOCKETS {
-                return;
-            }
             if self.env.shares().by_index(p.file_index).is_none() {
                 return;
             }
-            tokio::spawn(upload::giv(self.env.clone(), p.addr, p.file_index));
+            // Pushes naming one address (perhaps a victim's) open at most
+            // its share of connections.
+            let Ok(slot) = self.env.gates.push_out.admit((*p.addr.ip()).into()) else {
+                return;
+            };
+            tokio::spawn(upload::giv(self.env.clone(), p.addr, p.file_index, slot));
             return;
         }
         if let Some(Route::Conn(to)) = self.router.push_route(p.servent, now) {

@@ -1,6 +1,9 @@
 //! One download: its sources, the parts, the workers fetching from up to
 //! [`MAX_ACTIVE`] sources at once, progress reports, and the final check of
-//! the whole file against its `urn:sha1`.
+//! the whole file against its `urn:sha1`. The byte ranges written to the temp
+//! file are logged as they are written ([`WrittenLog`]), so a restart after
+//! a crash fetches again only what was in flight; ranges the whole-file
+//! check throws away are forgotten in the log too.
 
 use super::env::{lock, Env, MainMsg};
 use super::fetch::{fetch, Outcome};
@@ -14,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use swarmux_net::message::LogLevel;
+use swarmux_net::written::WrittenLog;
 use swarmux_net::RateMeter;
 use swarmux_net::{DownloadId, DownloadSpec, DownloadStats, NetEvent, PeerInfo};
 use tokio::sync::mpsc;
@@ -53,11 +57,45 @@ pub struct DlCtx {
     pub urn: Sha1Urn,
     pub name: String,
     pub size: u64,
-    pub temp_path: PathBuf,
     pub state: Mutex<DlState>,
+    /// The temp file, open for writing.
+    file: std::fs::File,
+    /// The ranges of it written so far.
+    written: Mutex<WrittenLog>,
 }
 
 impl DlCtx {
+    /// Writes `data` at `offset` of the temp file and logs the range as
+    /// written, on the blocking pool; gives the buffer back.
+    pub async fn write_at(self: &Arc<Self>, data: Vec<u8>, offset: u64) -> Result<Vec<u8>, String> {
+        let dl = self.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            dl.file.write_all_at(&data, offset)?;
+            let end = offset + data.len() as u64;
+            // A record that fails to append costs a re-fetch after a
+            // restart, nothing more.
+            let _ = lock(&dl.written).record(offset..end);
+            Ok::<_, std::io::Error>(data)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("temp file: {e}"))
+    }
+
+    /// Logs `ranges` as no longer written (their parts failed the
+    /// whole-file check), on the blocking pool.
+    async fn forget_parts(self: &Arc<Self>, ranges: Vec<(u64, u64)>) {
+        let dl = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut log = lock(&dl.written);
+            for (a, b) in ranges {
+                let _ = log.forget(a..b);
+            }
+        })
+        .await;
+    }
+
     /// Sets what a source is doing, for the Downloads pane.
     pub fn peer_state(&self, key: &str, state: &str) {
         let mut st = lock(&self.state);
@@ -131,10 +169,17 @@ struct SourceSlot {
     fails: u32,
 }
 
-/// Starts a download of `urn` from `sources`.
-pub fn start(env: Arc<Env>, spec: DownloadSpec, urn: Sha1Urn, sources: Vec<Source>) -> DlHandle {
+/// Starts a download of `urn` from `sources`, its written ranges logged
+/// at `log` (see [`swarmux_net::written::log_path`]).
+pub fn start(
+    env: Arc<Env>,
+    spec: DownloadSpec,
+    urn: Sha1Urn,
+    sources: Vec<Source>,
+    log: PathBuf,
+) -> DlHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(env, spec, urn, sources, rx));
+    let task = tokio::spawn(run(env, spec, urn, sources, log, rx));
     DlHandle { urn, tx, task }
 }
 
@@ -143,28 +188,47 @@ async fn run(
     spec: DownloadSpec,
     urn: Sha1Urn,
     initial: Vec<Source>,
+    log: PathBuf,
     mut rx: mpsc::UnboundedReceiver<Vec<Source>>,
 ) {
     let id = spec.id;
-    let parts = PartTable::new(spec.size, &spec.verified);
+    let (path, size) = (spec.temp_path.clone(), spec.size);
+    let opened = tokio::task::spawn_blocking(move || {
+        Ok((prepare_file(&path, size)?, WrittenLog::open(&log)?))
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|r: std::io::Result<_>| r);
+    let (file, written) = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            env.events.emit(NetEvent::Failed {
+                id,
+                reason: format!("temp file {}: {e}", spec.temp_path.display()),
+            });
+            return;
+        }
+    };
+    let parts = PartTable::new(spec.size, &spec.verified, written.ranges());
+    // Parts whole on disk the engine does not know as verified yet.
+    let restored: Vec<usize> = parts
+        .done()
+        .into_iter()
+        .filter(|&i| !spec.verified.get(i).copied().unwrap_or(false))
+        .collect();
     let dl = Arc::new(DlCtx {
         id,
         urn,
         name: spec.name.clone(),
         size: spec.size,
-        temp_path: spec.temp_path.clone(),
         state: Mutex::new(DlState {
             parts,
+            new_done: restored,
             ..Default::default()
         }),
+        file,
+        written: Mutex::new(written),
     });
-    if let Err(e) = prepare_file(&spec.temp_path, spec.size) {
-        env.events.emit(NetEvent::Failed {
-            id,
-            reason: format!("temp file {}: {e}", spec.temp_path.display()),
-        });
-        return;
-    }
     let mut slots: Vec<SourceSlot> = Vec::new();
     add_sources(&mut slots, initial, Instant::now());
     let meta = |slots: &[SourceSlot]| Magnet {
@@ -225,10 +289,13 @@ async fn run(
                         }
                         Ok(false) => {
                             corrupt_rounds += 1;
-                            let (reset, blamed) = {
+                            let (reset, blamed, ranges) = {
                                 let mut st = lock(&dl.state);
-                                after_mismatch(&mut st.parts, &mut recovery)
+                                let (reset, blamed) = after_mismatch(&mut st.parts, &mut recovery);
+                                let ranges: Vec<(u64, u64)> = reset.iter().map(|&i| st.parts.range(i)).collect();
+                                (reset, blamed, ranges)
                             };
+                            dl.forget_parts(ranges).await;
                             for &part in &reset {
                                 env.events.emit(NetEvent::PartCorrupt { id, part, blamed: blamed.clone() });
                             }
@@ -394,7 +461,8 @@ fn settle(slots: &mut [SourceSlot], i: usize, outcome: Outcome) {
     }
 }
 
-fn prepare_file(path: &std::path::Path, size: u64) -> std::io::Result<()> {
+/// Opens (creating it if needed) the temp file at its full size.
+fn prepare_file(path: &std::path::Path, size: u64) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -406,7 +474,7 @@ fn prepare_file(path: &std::path::Path, size: u64) -> std::io::Result<()> {
     if f.metadata()?.len() != size {
         f.set_len(size)?;
     }
-    Ok(())
+    Ok(f)
 }
 
 /// The whole file's SHA-1 compared with `urn`, computed off the async threads.
@@ -434,12 +502,13 @@ async fn verify(path: &std::path::Path, urn: Sha1Urn) -> std::io::Result<bool> {
 mod tests {
     use super::*;
     use crate::node::parts::PART_SIZE;
+    use swarmux_net::written::RangeSet;
 
     #[test]
     fn a_mismatch_trusts_the_main_source_then_drops_it_if_it_fails() {
-        let mut parts = PartTable::new(3 * PART_SIZE, &[]);
-        parts.covered(0, 2 * PART_SIZE, "a:1");
-        parts.covered(2 * PART_SIZE, 3 * PART_SIZE, "b:2");
+        let mut parts = PartTable::new(3 * PART_SIZE, &[], &RangeSet::default());
+        parts.wrote(0, 2 * PART_SIZE, "a:1");
+        parts.wrote(2 * PART_SIZE, 3 * PART_SIZE, "b:2");
         let mut recovery = None;
         let (reset, blamed) = after_mismatch(&mut parts, &mut recovery);
         assert_eq!((reset, blamed), (vec![2], vec![]));
@@ -452,7 +521,7 @@ mod tests {
             .verdict("f.bin")
             .contains("verified with the data of a:1 alone; b:2 sent"));
         // The trusted source's file fails too: it goes, everything is fetched again.
-        parts.covered(2 * PART_SIZE, 3 * PART_SIZE, "a:1");
+        parts.wrote(2 * PART_SIZE, 3 * PART_SIZE, "a:1");
         let (reset, blamed) = after_mismatch(&mut parts, &mut recovery);
         assert_eq!((reset, blamed), (vec![0, 1, 2], vec!["a:1".to_string()]));
         assert!(recovery.is_none() && parts.done_bytes() == 0);
@@ -460,15 +529,15 @@ mod tests {
 
     #[test]
     fn a_lone_source_is_dropped_but_an_earlier_run_is_a_suspect() {
-        let mut parts = PartTable::new(2 * PART_SIZE, &[]);
-        parts.covered(0, 2 * PART_SIZE, "a:1");
+        let mut parts = PartTable::new(2 * PART_SIZE, &[], &RangeSet::default());
+        parts.wrote(0, 2 * PART_SIZE, "a:1");
         let mut recovery = None;
         let (_, blamed) = after_mismatch(&mut parts, &mut recovery);
         assert_eq!(blamed, ["a:1"]);
         assert!(recovery.is_none());
 
-        let mut parts = PartTable::new(2 * PART_SIZE, &[true]);
-        parts.covered(PART_SIZE, 2 * PART_SIZE, "a:1");
+        let mut parts = PartTable::new(2 * PART_SIZE, &[true], &RangeSet::default());
+        parts.wrote(PART_SIZE, 2 * PART_SIZE, "a:1");
         let (reset, blamed) = after_mismatch(&mut parts, &mut recovery);
         assert_eq!((reset, blamed), (vec![0], vec![]));
         assert_eq!(recovery.unwrap().suspects, ["an earlier run"]);

@@ -1,6 +1,7 @@
 //! State shared by the node loop, the neighbour connections, the transfers
 //! and the downloads, and the messages they send the node loop.
 
+use super::gates::Gates;
 use super::shares::ShareIndex;
 use crate::magnet::Source;
 use crate::proto::descriptor::{Guid, Header};
@@ -10,7 +11,7 @@ use crate::proto::message::Message;
 use crate::proto::reader::DecodeError;
 use crate::proto::routing::ConnId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use swarmux_net::RateMeter;
@@ -104,8 +105,11 @@ pub struct Env {
     pub firewalled: bool,
     /// Our listening port (set once bound).
     pub port: AtomicU16,
-    /// The configured listening IP, when it is a specific one.
+    /// The configured listening IP, when it is a specific IPv4 one.
     pub listen_ip: Option<Ipv4Addr>,
+    /// The configured listening IP, when it is a specific one: every
+    /// outgoing connection leaves from it.
+    pub local_ip: Option<IpAddr>,
     /// Our IP as neighbours see it (`Remote-IP`).
     pub seen_ip: Mutex<Option<Ipv4Addr>>,
     shares: RwLock<Arc<ShareIndex>>,
@@ -121,8 +125,8 @@ pub struct Env {
     pub uploaded: AtomicU64,
     /// Upload slots in use.
     pub upload_slots_used: AtomicUsize,
-    /// Open sockets (incoming and transfers), to bound them.
-    pub sockets: Arc<AtomicUsize>,
+    /// The socket budgets.
+    pub gates: Gates,
     /// Downloads waiting for a pushed servent's GIV, by servent GUID.
     pub push_waiters: Mutex<HashMap<Guid, GivWaiters>>,
     /// Sources learned from hits.
@@ -163,16 +167,21 @@ impl Env {
     pub fn new(
         guid: Guid,
         firewalled: bool,
-        listen_ip: Option<Ipv4Addr>,
+        bind: IpAddr,
         limits: Arc<Limits>,
         events: mpsc::UnboundedSender<NetEvent>,
         to_main: mpsc::Sender<MainMsg>,
+        gates: Gates,
     ) -> Self {
         Env {
             guid,
             firewalled,
             port: AtomicU16::new(0),
-            listen_ip,
+            listen_ip: match bind {
+                IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+                _ => None,
+            },
+            local_ip: Some(bind).filter(|ip| !ip.is_unspecified()),
             seen_ip: Mutex::new(None),
             shares: RwLock::new(Arc::new(ShareIndex::default())),
             limits,
@@ -182,7 +191,7 @@ impl Env {
             uploads: Mutex::new(BTreeMap::new()),
             uploaded: AtomicU64::new(0),
             upload_slots_used: AtomicUsize::new(0),
-            sockets: Arc::default(),
+            gates,
             push_waiters: Mutex::new(HashMap::new()),
             sources: Mutex::new(SourceMemory::default()),
         }

@@ -1,15 +1,18 @@
 //! Fetching parts of a download from one source over HTTP/1.1: connect (or
-//! have the servent push a connection to us), then ask for one missing part
-//! after another on the kept-alive connection.
+//! have the servent push a connection to us), then ask for the missing bytes
+//! of one part after another on the kept-alive connection.
 
 use super::download::DlCtx;
 use super::env::{lock, Env, MainMsg, Pushed};
-use super::http::{parse_alt, parse_content_range, parse_response, Resource, Response};
+use super::http::{
+    head_complete, parse_alt, parse_content_range, parse_response, Resource, Response,
+};
 use crate::magnet::Source;
 use crate::proto::handshake::user_agent;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use swarmux_net::dial::dial;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -21,6 +24,8 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(20);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default wait after a 503 without `Retry-After`.
 const BUSY_RETRY: Duration = Duration::from_secs(30);
+/// Most bytes read (and written and logged) at once.
+const CHUNK: usize = 64 * 1024;
 
 /// How a source's session ended.
 #[derive(Debug)]
@@ -63,7 +68,7 @@ async fn connect(
 ) -> Result<Pushed, Outcome> {
     if !src.firewalled {
         dl.peer_state(key, "connecting");
-        match timeout(CONNECT_TIMEOUT, TcpStream::connect(src.addr)).await {
+        match timeout(CONNECT_TIMEOUT, dial(env.local_ip, src.addr.into())).await {
             Ok(Ok(s)) => return Ok((s, Vec::new())),
             Ok(Err(e)) if src.push.is_none() => return Err(Outcome::Failed(e.to_string())),
             Err(_) if src.push.is_none() => {
@@ -95,20 +100,17 @@ async fn session(
     mut stream: TcpStream,
     mut buf: Vec<u8>,
 ) -> Outcome {
-    let mut file = match tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&dl.temp_path)
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => return Outcome::Failed(format!("temp file: {e}")),
-    };
     let mut by_urn = true;
     loop {
-        let Some(part) = lock(&dl.state).parts.claim() else {
-            return Outcome::NoMoreParts;
+        let (part, gap) = {
+            let mut st = lock(&dl.state);
+            let Some(part) = st.parts.claim() else {
+                return Outcome::NoMoreParts;
+            };
+            (part, st.parts.gap(part))
         };
-        let (start, end) = lock(&dl.state).parts.range(part);
+        // A claimed part is never whole: it would be done.
+        let (start, end) = gap.unwrap_or_else(|| lock(&dl.state).parts.range(part));
         let resource = match (by_urn, src.push) {
             (false, Some((_, index))) => Resource::Index(index, dl.name.clone()),
             _ => Resource::Urn(dl.urn),
@@ -121,17 +123,8 @@ async fn session(
             end - 1,
             dl.urn
         );
-        let res = exchange(
-            env,
-            dl,
-            key,
-            &mut stream,
-            &mut buf,
-            &mut file,
-            req.as_bytes(),
-        )
-        .await;
-        let (resp, covered) = match res {
+        let res = exchange(env, dl, key, &mut stream, &mut buf, req.as_bytes()).await;
+        let resp = match res {
             Ok(r) => r,
             Err(e) => {
                 lock(&dl.state).parts.release(part);
@@ -140,10 +133,6 @@ async fn session(
         };
         {
             let mut st = lock(&dl.state);
-            if let Some((a, b)) = covered {
-                let done = st.parts.covered(a, b, key);
-                st.new_done.extend(done);
-            }
             st.parts.release(part);
             for addr in resp_alts(&resp) {
                 st.alt.push(Source::direct(addr));
@@ -186,22 +175,24 @@ fn resp_alts(resp: &Response) -> Vec<std::net::SocketAddrV4> {
     out
 }
 
-/// Sends one request, reads the answer and writes its body to the file.
-/// Returns the head and the byte range `[a, b)` written.
+/// Sends one request, reads the answer and writes its body to the file,
+/// noting each piece as written. Returns the head.
 async fn exchange(
     env: &Arc<Env>,
     dl: &Arc<DlCtx>,
     key: &str,
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
-    file: &mut tokio::fs::File,
     req: &[u8],
-) -> Result<(Response, Option<(u64, u64)>), String> {
+) -> Result<Response, String> {
     stream.write_all(req).await.map_err(|e| e.to_string())?;
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; CHUNK];
+    let mut scanned = 0;
     let (resp, used) = loop {
-        if let Some(r) = parse_response(buf).map_err(|e| e.to_string())? {
-            break r;
+        if head_complete(buf, &mut scanned) {
+            if let Some(r) = parse_response(buf).map_err(|e| e.to_string())? {
+                break r;
+            }
         }
         let n = read(stream, &mut chunk).await?;
         buf.extend_from_slice(&chunk[..n]);
@@ -244,40 +235,48 @@ async fn exchange(
         buf.drain(..skip);
         left -= skip;
         while left > 0 {
-            let n = read(stream, &mut chunk[..left.min(64 * 1024)]).await?;
+            let n = read(stream, &mut chunk[..left.min(CHUNK)]).await?;
             left -= n;
         }
-        return Ok((resp, None));
+        return Ok(resp);
     };
     if start.checked_add(len).is_none_or(|e| e > dl.size) {
         return Err("answer beyond the end of the file".into());
     }
-    file.seek(std::io::SeekFrom::Start(start))
-        .await
-        .map_err(|e| e.to_string())?;
     dl.peer_state(key, "downloading");
-    let mut left = len;
-    let pre = (buf.len() as u64).min(left) as usize;
+    let mut at = start;
+    let end = start + len;
+    let pre = (buf.len() as u64).min(len) as usize;
     if pre > 0 {
-        file.write_all(&buf[..pre])
-            .await
-            .map_err(|e| e.to_string())?;
-        buf.drain(..pre);
-        left -= pre as u64;
-        dl.received(key, pre as u64);
+        let piece = buf.drain(..pre).collect();
+        at = wrote(dl, key, piece, at).await?.1;
     }
-    while left > 0 {
-        let want = (left as usize).min(chunk.len());
-        let n = read(stream, &mut chunk[..want]).await?;
+    while at < end {
+        let want = ((end - at) as usize).min(CHUNK);
+        chunk.resize(want, 0);
+        let n = read(stream, &mut chunk).await?;
         env.limits.download.acquire(n).await;
-        file.write_all(&chunk[..n])
-            .await
-            .map_err(|e| e.to_string())?;
-        left -= n as u64;
-        dl.received(key, n as u64);
+        chunk.truncate(n);
+        (chunk, at) = wrote(dl, key, chunk, at).await?;
     }
-    file.flush().await.map_err(|e| e.to_string())?;
-    Ok((resp, Some((start, start + len))))
+    Ok(resp)
+}
+
+/// Writes `data` received from `key` at `at` and notes it in the part
+/// table; returns the buffer and the next offset.
+async fn wrote(
+    dl: &Arc<DlCtx>,
+    key: &str,
+    data: Vec<u8>,
+    at: u64,
+) -> Result<(Vec<u8>, u64), String> {
+    let n = data.len() as u64;
+    let data = dl.write_at(data, at).await?;
+    dl.received(key, n);
+    let mut st = lock(&dl.state);
+    let done = st.parts.wrote(at, at + n, key);
+    st.new_done.extend(done);
+    Ok((data, at + n))
 }
 
 async fn read(stream: &mut TcpStream, chunk: &mut [u8]) -> Result<usize, String> {

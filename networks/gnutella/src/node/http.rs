@@ -4,11 +4,13 @@
 //! `GIV` line a pushed servent sends. Heads are bounded in size and header
 //! count; nothing here panics on input.
 
-use crate::magnet::{parse_guid, percent_decode, percent_encode};
+use crate::magnet::parse_guid;
 use crate::proto::descriptor::Guid;
 use crate::proto::handshake::user_agent;
+use crate::proto::headers::head_end;
 use crate::proto::huge::Sha1Urn;
 use std::net::SocketAddrV4;
+use swarmux_net::percent;
 
 /// Largest request or response head.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -70,19 +72,20 @@ pub struct Response {
     pub headers: HttpHeaders,
 }
 
+/// True once a head that grows piece by piece in `buf` is worth parsing:
+/// its empty line has arrived, or it is already too long. `scanned` is how
+/// much of `buf` earlier calls searched (start at 0), so each byte is
+/// searched once however small the pieces a peer sends.
+pub fn head_complete(buf: &[u8], scanned: &mut usize) -> bool {
+    let found = head_end(buf, scanned.saturating_sub(3), MAX_HEAD).is_some();
+    *scanned = buf.len();
+    found || buf.len() > MAX_HEAD
+}
+
 /// Splits a complete head into its start line and headers; `Ok(None)` while
 /// the empty line has not arrived.
 fn split_head(buf: &[u8]) -> Result<Option<(String, HttpHeaders, usize)>, HttpError> {
-    let end = (0..buf.len().min(MAX_HEAD + 4)).find_map(|i| {
-        if buf[i..].starts_with(b"\r\n\r\n") {
-            Some(i + 4)
-        } else if buf[i..].starts_with(b"\n\n") {
-            Some(i + 2)
-        } else {
-            None
-        }
-    });
-    let Some(end) = end else {
+    let Some(end) = head_end(buf, 0, MAX_HEAD) else {
         return if buf.len() > MAX_HEAD {
             Err(HttpError::TooLarge)
         } else {
@@ -179,18 +182,23 @@ impl Resource {
     /// Parses a request target.
     pub fn parse(target: &str) -> Option<Resource> {
         if let Some(q) = target.strip_prefix("/uri-res/N2R?") {
-            return Sha1Urn::parse(&percent_decode(q)).map(Resource::Urn);
+            return Sha1Urn::parse(&percent::decode_lossy(q, true)).map(Resource::Urn);
         }
         let rest = target.strip_prefix("/get/")?;
         let (index, name) = rest.split_once('/')?;
-        Some(Resource::Index(index.parse().ok()?, percent_decode(name)))
+        Some(Resource::Index(
+            index.parse().ok()?,
+            percent::decode_lossy(name, true),
+        ))
     }
 
     /// The request target.
     pub fn target(&self) -> String {
         match self {
             Resource::Urn(u) => format!("/uri-res/N2R?{u}"),
-            Resource::Index(i, name) => format!("/get/{i}/{}", percent_encode(name)),
+            Resource::Index(i, name) => {
+                format!("/get/{i}/{}", percent::encode(name.as_bytes(), b""))
+            }
         }
     }
 }
@@ -299,7 +307,7 @@ impl Giv {
             Some(Giv {
                 index: index.trim().parse().ok()?,
                 servent: parse_guid(guid.trim())?,
-                name: percent_decode(name),
+                name: percent::decode_lossy(name, true),
             })
         })();
         giv.map(|g| Some((g, used)))
@@ -340,6 +348,26 @@ mod tests {
         assert!(resp.headers.get("Server").unwrap().starts_with("swarmux/"));
         assert_eq!(parse_request(b"GET / HTTP/1.1\r\n").unwrap(), None);
         assert!(parse_request(&vec![b'a'; MAX_HEAD + 5]).is_err());
+    }
+
+    #[test]
+    fn a_head_fed_a_byte_at_a_time_is_searched_once() {
+        for ending in ["\r\n\r\n", "\n\n"] {
+            let raw = format!(
+                "GET /x HTTP/1.1\r\nHost: a{}{ending}",
+                "\r\nX-Long-Header: b".repeat(60)
+            );
+            let (mut buf, mut scanned) = (Vec::new(), 0);
+            for (i, &b) in raw.as_bytes().iter().enumerate() {
+                buf.push(b);
+                let complete = head_complete(&buf, &mut scanned);
+                assert_eq!(scanned, buf.len());
+                assert_eq!(complete, i + 1 == raw.len(), "{ending:?} at {i}");
+            }
+            assert!(parse_request(&buf).unwrap().is_some());
+        }
+        let mut scanned = 0;
+        assert!(head_complete(&vec![b'a'; MAX_HEAD + 1], &mut scanned));
         let r = Resource::Index(4, "a b.txt".into());
         assert_eq!(Resource::parse(&r.target()), Some(r));
     }

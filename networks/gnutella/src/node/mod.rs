@@ -5,13 +5,15 @@
 //! ([`core`], driven by [`crate::network`]), one task per neighbour link
 //! ([`conn`]), per accepted socket ([`listener`]), per upload connection
 //! ([`upload`]), per download ([`download`]) and per active source
-//! ([`fetch`]). Shared state lives in [`env`].
+//! ([`fetch`]). Shared state lives in [`env`], the socket budgets in
+//! [`gates`].
 
 pub mod conn;
 pub mod core;
 pub mod download;
 pub mod env;
 pub mod fetch;
+pub mod gates;
 pub mod host_cache;
 pub mod http;
 pub mod listener;

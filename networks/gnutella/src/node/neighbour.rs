@@ -2,6 +2,7 @@
 //! it is shown in the Networks pane.
 
 use super::env::ConnOut;
+use crate::proto::descriptor::Descriptor;
 use crate::proto::handshake::{Negotiated, Role};
 use crate::proto::qrp::QrpTable;
 use crate::proto::qrp_msg::QrpReceiver;
@@ -91,8 +92,13 @@ impl Neighbour {
         self.outcome.ultrapeer_qrp && self.outcome.our_role == Role::Ultrapeer
     }
 
-    /// Queues an encoded descriptor; false (and counted) when the queue is full.
-    pub fn send(&mut self, bytes: Vec<u8>) -> bool {
+    /// Queues a descriptor; false (and counted) when the queue is full or
+    /// the descriptor is too large to send.
+    pub fn send(&mut self, d: &Descriptor) -> bool {
+        let Ok(bytes) = d.encode() else {
+            self.counts.dropped_out += 1;
+            return false;
+        };
         match self.tx.try_send(ConnOut::Send(bytes)) {
             Ok(()) => {
                 self.counts.msgs_out += 1;

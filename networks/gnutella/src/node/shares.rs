@@ -7,7 +7,6 @@ use crate::proto::qrp::{keywords, QrpTable, DEFAULT_TABLE_BITS};
 use crate::proto::query::{Query, URN_ONLY_TEXT};
 use crate::proto::query_hit::HitResult;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use swarmux_net::SharedFile;
 
 /// Most results given to one query (sent as several hits, see
@@ -19,11 +18,11 @@ pub const MAX_RESULTS: usize = 50;
 pub struct Shared {
     /// The file index used in hits and `/get/INDEX/NAME` (1-based).
     pub index: u32,
-    pub name: String,
     lower: String,
-    pub size: u64,
     pub urn: Sha1Urn,
-    pub path: PathBuf,
+    /// The file as the engine hashed it (served only while it is still
+    /// that file, see [`swarmux_net::open_shared`]).
+    pub file: SharedFile,
 }
 
 /// Every shared file, indexed.
@@ -54,14 +53,12 @@ impl ShareIndex {
             out.push(Shared {
                 index: i as u32 + 1,
                 lower: f.name.to_lowercase(),
-                name: f.name.clone(),
-                size: f.size,
                 urn,
-                path: f.path.clone(),
+                file: f.clone(),
             });
         }
         ShareIndex {
-            total_bytes: out.iter().map(|f| f.size).sum(),
+            total_bytes: out.iter().map(|f| f.file.size).sum(),
             files: out,
             by_urn,
             qrp,
@@ -118,8 +115,8 @@ impl ShareIndex {
             .take(MAX_RESULTS)
             .map(|f| HitResult {
                 index: f.index,
-                size: f.size,
-                name: f.name.clone(),
+                size: f.file.size,
+                name: f.file.name.clone(),
                 ext: ExtensionArea {
                     urns: vec![f.urn],
                     ..ExtensionArea::default()
@@ -132,12 +129,14 @@ impl ShareIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn file(name: &str, sha: u8) -> SharedFile {
         SharedFile {
             path: PathBuf::from(format!("/tmp/{name}")),
             name: name.into(),
             size: 10,
+            modified: 0,
             ed2k: [0; 16],
             ed2k_parts: vec![],
             sha1: [sha; 20],
@@ -152,7 +151,10 @@ mod tests {
         assert!(idx.matches(&Query::keywords("a")).is_empty());
         let by_urn = idx.matches(&Query::by_urn(Sha1Urn([2; 20])));
         assert_eq!(by_urn[0].name, "other.txt");
-        assert_eq!(idx.by_index(by_urn[0].index).unwrap().name, "other.txt");
+        assert_eq!(
+            idx.by_index(by_urn[0].index).unwrap().file.name,
+            "other.txt"
+        );
         assert!(idx.by_index(0).is_none());
     }
 }

@@ -5,18 +5,22 @@
 //! rate limit, `Server:` on every answer, `X-Alt` with other sources.
 
 use super::env::{lock, Env, Upload};
-use super::http::{format_alt, parse_range, parse_request, response_head, Request, Resource};
+use super::gates::HEAD_DEADLINE;
+use super::http::{
+    format_alt, head_complete, parse_range, parse_request, response_head, Request, Resource,
+};
 use super::shares::Shared;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::dial::dial;
 use swarmux_net::message::LogLevel;
-use swarmux_net::CountGuard;
+use swarmux_net::Admission;
 use swarmux_net::UploadInfo;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at, Instant};
 
 /// Time a kept-alive connection may wait for its next request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -86,29 +90,46 @@ impl Drop for Slot {
     }
 }
 
-/// Serves requests on `stream` until it closes; `buf` holds bytes already read.
-pub async fn serve(env: Arc<Env>, mut stream: TcpStream, peer: SocketAddr, mut buf: Vec<u8>) {
-    let _guard = CountGuard::new(&env.sockets);
+/// Serves requests on `stream` until it closes; `buf` holds bytes already
+/// read, and the first request head must be complete by `first_deadline`.
+/// Later heads on a kept-alive connection must start within
+/// [`REQUEST_TIMEOUT`] and then be complete within [`HEAD_DEADLINE`].
+pub async fn serve(
+    env: Arc<Env>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    mut buf: Vec<u8>,
+    first_deadline: Instant,
+) {
     let mut slot: Option<Slot> = None;
     let mut chunk = vec![0u8; 4096];
+    let mut head_deadline = Some(first_deadline);
+    let mut scanned = 0;
     loop {
         let (req, used) = loop {
-            match parse_request(&buf) {
-                Ok(Some(r)) => break r,
-                Ok(None) => {}
-                Err(_) => {
+            match head_complete(&buf, &mut scanned).then(|| parse_request(&buf)) {
+                Some(Ok(Some(r))) => break r,
+                None | Some(Ok(None)) => {}
+                Some(Err(_)) => {
                     let _ = stream
                         .write_all(&response_head(400, "Bad Request", &[]))
                         .await;
                     return;
                 }
             }
-            match timeout(REQUEST_TIMEOUT, stream.read(&mut chunk)).await {
+            let deadline = match head_deadline {
+                Some(d) => d,
+                None if buf.is_empty() => Instant::now() + REQUEST_TIMEOUT,
+                None => *head_deadline.insert(Instant::now() + HEAD_DEADLINE),
+            };
+            match timeout_at(deadline, stream.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
                 _ => return,
             }
         };
         buf.drain(..used);
+        scanned = 0;
+        head_deadline = None;
         match answer(&env, &mut stream, peer, &req, &mut slot).await {
             Ok(true) if req.keep_alive() => {}
             Ok(_) => return,
@@ -145,6 +166,24 @@ async fn answer(
         send(stream, &response_head(404, "Not Found", &len)).await?;
         return Ok(true);
     };
+    // Only the very file that was hashed is served: not a symlink put in
+    // its place, not a file changed since. gtk-gnutella answers 404 for a
+    // shared file that is gone or changed until it is hashed again.
+    let shared = file.file.clone();
+    let opened = tokio::task::spawn_blocking(move || swarmux_net::open_shared(&shared)).await;
+    let mut f = match opened {
+        Ok(Ok(f)) => tokio::fs::File::from_std(f),
+        Ok(Err(e)) => {
+            env.events.log(
+                LogLevel::Warn,
+                format!("not serving {} to {peer}: {e}", file.file.name),
+            );
+            let len = [("Content-Length", "0".to_string())];
+            send(stream, &response_head(404, "Not Found", &len)).await?;
+            return Ok(true);
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let mut headers = vec![
         ("X-Gnutella-Content-URN", file.urn.to_string()),
         ("Content-Type", "application/binary".to_string()),
@@ -160,8 +199,8 @@ async fn answer(
         headers.push(("X-Alt", format_alt(&alts)));
     }
     let range_header = req.headers.get("Range");
-    let Ok((start, end)) = parse_range(range_header, file.size) else {
-        headers.push(("Content-Range", format!("bytes */{}", file.size)));
+    let Ok((start, end)) = parse_range(range_header, file.file.size) else {
+        headers.push(("Content-Range", format!("bytes */{}", file.file.size)));
         headers.push(("Content-Length", "0".into()));
         send(
             stream,
@@ -189,7 +228,7 @@ async fn answer(
     let (code, reason) = if range_header.is_some() {
         headers.push((
             "Content-Range",
-            format!("bytes {start}-{end}/{}", file.size),
+            format!("bytes {start}-{end}/{}", file.file.size),
         ));
         (206, "Partial Content")
     } else {
@@ -208,24 +247,9 @@ async fn answer(
         send(stream, &response_head(code, reason, &headers)).await?;
         return Ok(true);
     }
-    let mut f = match tokio::fs::File::open(&file.path).await {
-        Ok(f) => f,
-        Err(e) => {
-            env.events.log(
-                LogLevel::Warn,
-                format!("cannot read shared {}: {e}", file.path.display()),
-            );
-            send(
-                stream,
-                &response_head(404, "Not Found", &[("Content-Length", "0".into())]),
-            )
-            .await?;
-            return Ok(false);
-        }
-    };
     send(stream, &response_head(code, reason, &headers)).await?;
     if let Some(s) = slot.as_ref() {
-        s.file(&file.name);
+        s.file(&file.file.name);
     }
     f.seek(std::io::SeekFrom::Start(start))
         .await
@@ -236,7 +260,7 @@ async fn answer(
         let want = (left as usize).min(CHUNK);
         let n = f.read(&mut data[..want]).await.map_err(|e| e.to_string())?;
         if n == 0 {
-            return Err(format!("{} is shorter than shared", file.name));
+            return Err(format!("{} is shorter than shared", file.file.name));
         }
         env.limits.upload.acquire(n).await;
         send(stream, &data[..n]).await?;
@@ -255,14 +279,15 @@ async fn send(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Answers a Push for us: connects to `to`, sends `GIV`, then serves.
-pub async fn giv(env: Arc<Env>, to: SocketAddrV4, index: u32) {
+/// Answers a Push for us: connects to `to`, sends `GIV`, then serves,
+/// holding `_slot` of the outgoing push budget.
+pub async fn giv(env: Arc<Env>, to: SocketAddrV4, index: u32, _slot: Admission) {
     let name = env
         .shares()
         .by_index(index)
-        .map(|f| f.name.clone())
+        .map(|f| f.file.name.clone())
         .unwrap_or_default();
-    let conn = timeout(Duration::from_secs(10), TcpStream::connect(to)).await;
+    let conn = timeout(Duration::from_secs(10), dial(env.local_ip, to.into())).await;
     let Ok(Ok(mut stream)) = conn else {
         env.events
             .log(LogLevel::Info, format!("push: cannot connect to {to}"));
@@ -276,5 +301,6 @@ pub async fn giv(env: Arc<Env>, to: SocketAddrV4, index: u32) {
     if stream.write_all(&line.encode()).await.is_err() {
         return;
     }
-    serve(env, stream, SocketAddr::V4(to), Vec::new()).await;
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    serve(env, stream, SocketAddr::V4(to), Vec::new(), deadline).await;
 }

@@ -2,7 +2,7 @@
 //! a servent sends before closing (sent with TTL 1). Codes follow HTTP: 200
 //! normal close, 4xx the peer misbehaved, 5xx our own trouble.
 
-use super::reader::{DecodeError, Reader};
+use super::reader::{wire_text, DecodeError, Reader};
 
 /// Longest Bye message kept (longer text is cut).
 pub const MAX_MESSAGE: usize = 1024;
@@ -21,11 +21,8 @@ impl Bye {
         let code = r.u16_le("bye code")?;
         let rest = r.rest();
         let text = rest.split(|&b| b == 0).next().unwrap_or_default();
-        let text = &text[..text.len().min(MAX_MESSAGE)];
-        Ok(Bye {
-            code,
-            message: String::from_utf8_lossy(text).trim_end().to_string(),
-        })
+        let message = wire_text(text, MAX_MESSAGE).trim_end().to_string();
+        Ok(Bye { code, message })
     }
 
     /// The payload bytes.
@@ -52,6 +49,17 @@ mod tests {
         assert_eq!(&bytes[..2], &[0xF7, 0x01]);
         assert_eq!(Bye::decode(&bytes).unwrap(), b);
         assert!(Bye::decode(&[1]).is_err());
+    }
+
+    /// Found by fuzzing: invalid UTF-8 grows threefold when replaced,
+    /// so a message cut before that no longer fit its limit after.
+    #[test]
+    fn invalid_text_stays_within_the_limit_and_round_trips() {
+        let mut payload = vec![0x00, 0xFD];
+        payload.extend(std::iter::repeat_n(0xFF, 2000));
+        let b = Bye::decode(&payload).unwrap();
+        assert!(b.message.len() <= MAX_MESSAGE);
+        assert_eq!(Bye::decode(&b.encode()).unwrap(), b);
     }
 
     proptest! {

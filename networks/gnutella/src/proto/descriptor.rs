@@ -139,13 +139,39 @@ impl Descriptor {
         }
     }
 
-    /// Header and payload as wire bytes.
-    pub fn encode(&self) -> Vec<u8> {
+    /// Header and payload as wire bytes, the header's length set from the
+    /// payload. A payload over [`DEFAULT_MAX_PAYLOAD`] is never sent: the
+    /// peer would drop the link (gtk-gnutella and we do).
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        if self.payload.len() > DEFAULT_MAX_PAYLOAD {
+            return Err(EncodeError::PayloadTooLarge {
+                len: self.payload.len(),
+                max: DEFAULT_MAX_PAYLOAD,
+                payload_type: self.header.payload_type,
+            });
+        }
+        let header = Header {
+            payload_len: self.payload.len() as u32,
+            ..self.header
+        };
         let mut out = Vec::with_capacity(HEADER_LEN + self.payload.len());
-        out.extend_from_slice(&self.header.encode());
+        out.extend_from_slice(&header.encode());
         out.extend_from_slice(&self.payload);
-        out
+        Ok(out)
     }
+}
+
+/// Why a descriptor is not encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error(
+        "descriptor payload of {len} bytes exceeds {max} (type 0x{payload_type:02X}); not sent"
+    )]
+    PayloadTooLarge {
+        len: usize,
+        max: usize,
+        payload_type: u8,
+    },
 }
 
 /// Why the stream cannot be decoded any further; the link should be dropped.
@@ -257,7 +283,7 @@ mod tests {
     #[test]
     fn header_round_trip_and_layout() {
         let d = Descriptor::new(Guid([7; 16]), TYPE_QUERY, 4, 2, b"\x80\x00abc\0".to_vec());
-        let bytes = d.encode();
+        let bytes = d.encode().unwrap();
         assert_eq!(bytes.len(), HEADER_LEN + 6);
         assert_eq!(&bytes[16..23], &[0x80, 4, 2, 6, 0, 0, 0]);
         let mut dec = DescriptorDecoder::default();
@@ -282,6 +308,17 @@ mod tests {
         assert!(matches!(
             dec.next_descriptor(),
             Err(StreamError::PayloadTooLarge { len: 70_000, .. })
+        ));
+    }
+
+    #[test]
+    fn a_payload_over_the_limit_is_never_encoded() {
+        let d = Descriptor::new(Guid([7; 16]), TYPE_PONG, 1, 0, vec![0; DEFAULT_MAX_PAYLOAD]);
+        assert_eq!(d.encode().unwrap().len(), HEADER_LEN + DEFAULT_MAX_PAYLOAD);
+        let d = Descriptor::new(Guid([7; 16]), TYPE_PONG, 1, 0, vec![0; 4 << 20]);
+        assert!(matches!(
+            d.encode(),
+            Err(EncodeError::PayloadTooLarge { len, .. }) if len == 4 << 20
         ));
     }
 

@@ -4,14 +4,17 @@
 //!
 //! Parsing is lenient like real servents: an item it does not understand is
 //! kept as text in `other`, and a GGEP block that does not decode ends the
-//! parse with what was read so far. The number of items is bounded.
+//! parse with what was read so far. The number of items is bounded
+//! ([`MAX_ITEMS`], gtk-gnutella's `MAX_EXTVEC`), and deflated GGEP data
+//! inflates only into the budget the caller passes in.
 
 use super::ggep::{self, Extension};
 use super::huge::Sha1Urn;
 
 /// The byte separating items in an extension area.
 pub const SEPARATOR: u8 = 0x1C;
-/// Most items read from one area (URNs + GGEP extensions + others).
+/// Most items read from one area (URNs + GGEP extensions + others); the
+/// rest of the area is ignored.
 pub const MAX_ITEMS: usize = 32;
 
 /// A parsed extension area.
@@ -26,17 +29,21 @@ pub struct ExtensionArea {
 }
 
 impl ExtensionArea {
-    /// Parses an area; never fails (see the module documentation).
-    pub fn parse(area: &[u8]) -> Self {
+    /// Parses an area; never fails (see the module documentation). Deflated
+    /// GGEP data inflates into `inflate_budget` (see [`ggep::decode_block`]).
+    pub fn parse(area: &[u8], inflate_budget: &mut usize) -> Self {
         let mut out = ExtensionArea::default();
         let mut pos = 0;
         while pos < area.len() && out.len() < MAX_ITEMS {
             match area[pos] {
                 SEPARATOR | 0 => pos += 1,
-                ggep::MAGIC => match ggep::decode_block(&area[pos..]) {
+                ggep::MAGIC => match ggep::decode_block(&area[pos..], inflate_budget) {
                     Ok((exts, used)) => {
                         pos += used;
                         for e in exts {
+                            if out.len() >= MAX_ITEMS {
+                                break;
+                            }
                             match (e.id.as_str(), Sha1Urn::from_ggep_h(&e.data)) {
                                 ("H", Some(urn)) => out.push_urn(urn),
                                 _ => out.ggep.push(e),
@@ -59,7 +66,6 @@ impl ExtensionArea {
                 }
             }
         }
-        out.ggep.truncate(MAX_ITEMS);
         out
     }
 
@@ -118,7 +124,7 @@ mod tests {
             ],
             true,
         ));
-        let got = ExtensionArea::parse(&area);
+        let got = ExtensionArea::parse(&area, &mut 0);
         assert_eq!(got.urns, vec![urn, Sha1Urn([3; 20])]);
         assert_eq!(got.other, vec!["urn:".to_string(), "<xml/>".to_string()]);
         assert_eq!(got.ggep, vec![Extension::new("LF", [1, 2])]);
@@ -133,14 +139,14 @@ mod tests {
         };
         let bytes = a.encode(true);
         assert!(!bytes.contains(&0));
-        assert_eq!(ExtensionArea::parse(&bytes), a);
+        assert_eq!(ExtensionArea::parse(&bytes, &mut 0), a);
     }
 
     proptest! {
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let a = ExtensionArea::parse(&bytes);
-            prop_assert!(a.len() <= MAX_ITEMS + 64);
+            let a = ExtensionArea::parse(&bytes, &mut 0);
+            prop_assert!(a.len() <= MAX_ITEMS);
         }
     }
 }

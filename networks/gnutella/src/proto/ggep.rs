@@ -6,19 +6,29 @@
 //! the id length. The length is 6 bits per byte, most significant chunk first;
 //! each byte has bit 7 set when another follows and bit 6 set on the last one.
 //!
-//! Decoding supports both COBS and deflate (zlib stream, inflated to at most
-//! [`MAX_INFLATED`] bytes); an extension whose deflated data does not inflate
-//! within that bound is skipped, not fatal. Encoding never compresses (link
-//! compression does that better) and COBS-encodes data only when asked to, for
+//! Decoding supports both COBS and deflate (zlib stream). Inflating is paid
+//! for from a budget the caller passes in by message type (a few KiB for a
+//! pong, see the `GGEP_INFLATE_BUDGET` of each message), shared by every
+//! deflated extension of the message and charged with every byte inflated,
+//! kept or not; no extension inflates to more than [`MAX_INFLATED`]. An
+//! extension whose deflated data does not inflate within what is left is
+//! skipped, not fatal, so a small deflate bomb costs at most the budget in
+//! memory and time (gtk-gnutella inflates an extension only when it reads it,
+//! to at most 64 KiB). Everything else a decoded block holds is at most the
+//! bytes it was decoded from, plus the records of at most
+//! [`MAX_EXTENSIONS`] extensions (about 4 KiB: a block of 64 empty
+//! extensions is 193 bytes). Encoding never compresses (link compression
+//! does that better) and COBS-encodes data only when asked to, for
 //! extensions inside a NUL-terminated query hit extension area.
 
 use super::reader::DecodeError;
-use flate2::read::ZlibDecoder;
+use flate2::bufread::ZlibDecoder;
 use std::io::Read;
 
 /// The byte that starts every GGEP block.
 pub const MAGIC: u8 = 0xC3;
-/// Largest extension data after inflating.
+/// Largest extension data after inflating, whatever the budget
+/// (gtk-gnutella's `GGEP_MAXLEN`).
 pub const MAX_INFLATED: usize = 64 * 1024;
 /// Most extensions read from one block.
 pub const MAX_EXTENSIONS: usize = 64;
@@ -54,13 +64,20 @@ pub fn find<'a>(exts: &'a [Extension], id: &str) -> Option<&'a Extension> {
 }
 
 /// Decodes one block starting at `bytes[0]` (which must be [`MAGIC`]).
-/// Returns the extensions and the number of bytes the block took.
-pub fn decode_block(bytes: &[u8]) -> Result<(Vec<Extension>, usize), DecodeError> {
+/// Returns the extensions and the number of bytes the block took. Deflated
+/// extensions inflate into `inflate_budget`, which is lowered by every byte
+/// inflated (see the module documentation).
+pub fn decode_block(
+    bytes: &[u8],
+    inflate_budget: &mut usize,
+) -> Result<(Vec<Extension>, usize), DecodeError> {
     if bytes.first() != Some(&MAGIC) {
         return Err(DecodeError::invalid("GGEP block without the 0xC3 magic"));
     }
     let mut pos = 1;
     let mut exts = Vec::new();
+    // Skipped extensions count too: a block is at most this long.
+    let mut count = 0;
     loop {
         let flags = *bytes.get(pos).ok_or_else(|| truncated("GGEP flags"))?;
         pos += 1;
@@ -74,8 +91,10 @@ pub fn decode_block(bytes: &[u8]) -> Result<(Vec<Extension>, usize), DecodeError
         let id = bytes
             .get(pos..pos + id_len)
             .ok_or_else(|| truncated("GGEP id"))?;
-        if id.contains(&0) {
-            return Err(DecodeError::invalid("GGEP id contains NUL"));
+        // As gtk-gnutella: printable ASCII only, so that garbage starting
+        // with 0xC3 is not taken for a block.
+        if !valid_id(id) {
+            return Err(DecodeError::invalid("GGEP id not printable ASCII"));
         }
         pos += id_len;
         let (len, used) = decode_length(&bytes[pos..])?;
@@ -84,10 +103,11 @@ pub fn decode_block(bytes: &[u8]) -> Result<(Vec<Extension>, usize), DecodeError
             .get(pos..pos + len)
             .ok_or_else(|| truncated("GGEP data"))?;
         pos += len;
-        if exts.len() >= MAX_EXTENSIONS {
+        count += 1;
+        if count > MAX_EXTENSIONS {
             return Err(DecodeError::TooLarge {
                 what: "GGEP extension count",
-                len: exts.len() + 1,
+                len: count,
                 max: MAX_EXTENSIONS,
             });
         }
@@ -97,7 +117,7 @@ pub fn decode_block(bytes: &[u8]) -> Result<(Vec<Extension>, usize), DecodeError
             raw.to_vec()
         };
         let keep = if flags & FLAG_DEFLATE != 0 {
-            match inflate_bounded(&data) {
+            match inflate_bounded(&data, inflate_budget) {
                 Some(d) => {
                     data = d;
                     true
@@ -119,6 +139,12 @@ pub fn decode_block(bytes: &[u8]) -> Result<(Vec<Extension>, usize), DecodeError
     }
 }
 
+/// An id is 1 to 15 printable ASCII characters (gtk-gnutella's rule; the
+/// GGEP spec only forbids NUL).
+fn valid_id(id: &[u8]) -> bool {
+    (1..=15).contains(&id.len()) && id.iter().all(|c| c.is_ascii() && !c.is_ascii_control())
+}
+
 fn truncated(what: &'static str) -> DecodeError {
     DecodeError::Truncated {
         what,
@@ -131,13 +157,15 @@ fn decode_length(bytes: &[u8]) -> Result<(usize, usize), DecodeError> {
     let mut len = 0usize;
     for (i, &b) in bytes.iter().take(3).enumerate() {
         len = (len << 6) | usize::from(b & 0x3F);
-        if b & 0x40 != 0 {
-            return Ok((len, i + 1));
-        }
-        if b & 0x80 == 0 {
-            return Err(DecodeError::invalid(
-                "GGEP length byte without continuation",
-            ));
+        // Exactly one of "another follows" and "last" (gtk-gnutella's rule).
+        match b & 0xC0 {
+            0x40 => return Ok((len, i + 1)),
+            0x80 => {}
+            _ => {
+                return Err(DecodeError::invalid(
+                    "GGEP length byte with both or neither flag",
+                ))
+            }
         }
     }
     if bytes.len() < 3 {
@@ -161,13 +189,13 @@ fn encode_length(len: usize, out: &mut Vec<u8>) {
 }
 
 /// Encodes a block (empty when no extension is valid). Ids must be 1 to 15
-/// non-NUL bytes and data at most [`MAX_DATA`] bytes; others are left out. With `cobs`, data
-/// containing a NUL byte is COBS-encoded so the block holds no NUL at all.
+/// printable ASCII characters and data at most [`MAX_DATA`] bytes; others
+/// are left out. With `cobs`, data containing a NUL byte is COBS-encoded so
+/// the block holds no NUL at all.
 pub fn encode_block(exts: &[Extension], cobs: bool) -> Vec<u8> {
     let valid: Vec<&Extension> = exts
         .iter()
-        .filter(|e| (1..=15).contains(&e.id.len()) && !e.id.as_bytes().contains(&0))
-        .filter(|e| e.data.len() <= MAX_DATA)
+        .filter(|e| valid_id(e.id.as_bytes()) && e.data.len() <= MAX_DATA)
         .collect();
     if valid.is_empty() {
         return Vec::new();
@@ -240,11 +268,23 @@ pub fn cobs_decode(data: &[u8]) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-fn inflate_bounded(data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut dec = ZlibDecoder::new(data).take(MAX_INFLATED as u64 + 1);
-    dec.read_to_end(&mut out).ok()?;
-    (out.len() <= MAX_INFLATED).then_some(out)
+/// Inflates `data` to at most `budget` (and [`MAX_INFLATED`]) bytes and
+/// charges the budget with what was inflated; `None` when it is corrupt or
+/// inflates to more.
+fn inflate_bounded(data: &[u8], budget: &mut usize) -> Option<Vec<u8>> {
+    let limit = (*budget).min(MAX_INFLATED);
+    if limit == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(limit.min(data.len().saturating_mul(4)));
+    let mut dec = ZlibDecoder::new(data).take(limit as u64 + 1);
+    let read = dec.read_to_end(&mut out);
+    *budget -= out.len().min(*budget);
+    if read.is_err() || out.len() > limit {
+        return None;
+    }
+    out.shrink_to_fit();
+    Some(out)
 }
 
 #[cfg(test)]
@@ -278,7 +318,7 @@ mod tests {
         ];
         let bytes = encode_block(&exts, true);
         assert!(!bytes.contains(&0), "cobs block holds no NUL");
-        let (got, used) = decode_block(&bytes).unwrap();
+        let (got, used) = decode_block(&bytes, &mut 0).unwrap();
         assert_eq!(used, bytes.len());
         assert_eq!(got, exts);
         assert_eq!(find(&got, "DU").unwrap().data, vec![0x10, 0x0E]);
@@ -294,21 +334,68 @@ mod tests {
         let mut block = vec![MAGIC, FLAG_LAST | FLAG_DEFLATE | 1, b'Z'];
         encode_length(z.len(), &mut block);
         block.extend_from_slice(&z);
-        let (got, _) = decode_block(&block).unwrap();
+        let mut budget = 1000;
+        let (got, _) = decode_block(&block, &mut budget).unwrap();
         assert_eq!(got[0].data, vec![b'x'; 300]);
+        assert_eq!(budget, 700);
+        // Over the budget: skipped, and what was inflated is still charged.
+        let mut budget = 299;
+        let (got, _) = decode_block(&block, &mut budget).unwrap();
+        assert!(got.is_empty());
+        assert_eq!(budget, 0);
+    }
+
+    /// Deflated bombs: 64 extensions of 64 KiB of zeros each (4 MiB) in a
+    /// block of a few KiB, as the pong of the hardening report.
+    fn bomb_block(extensions: usize) -> Vec<u8> {
+        use flate2::{write::ZlibEncoder, Compression};
+        use std::io::Write;
+        let mut enc = ZlibEncoder::new(Vec::new(), Compression::best());
+        enc.write_all(&vec![0u8; MAX_INFLATED]).unwrap();
+        let z = enc.finish().unwrap();
+        let mut block = vec![MAGIC];
+        for i in 0..extensions {
+            let last = if i + 1 == extensions { FLAG_LAST } else { 0 };
+            block.push(last | FLAG_DEFLATE | 2);
+            block.extend_from_slice(format!("{:02}", i % 100).as_bytes());
+            encode_length(z.len(), &mut block);
+            block.extend_from_slice(&z);
+        }
+        block
+    }
+
+    #[test]
+    fn a_deflate_bomb_inflates_only_to_the_budget() {
+        let block = bomb_block(MAX_EXTENSIONS);
+        assert!(block.len() < 6000, "{}", block.len());
+        let mut budget = 4096;
+        let (got, used) = decode_block(&block, &mut budget).unwrap();
+        assert_eq!(used, block.len());
+        assert!(got.is_empty(), "every bomb is over the budget");
+        assert_eq!(budget, 0);
     }
 
     #[test]
     fn rejects_bad_blocks() {
-        assert!(decode_block(&[0xC3]).is_err());
-        assert!(decode_block(&[0xC3, 0x80, b'A']).is_err(), "id length 0");
+        let mut budget = MAX_INFLATED;
+        let b = &mut budget;
+        assert!(decode_block(&[0xC3], b).is_err());
+        assert!(decode_block(&[0xC3, 0x80, b'A'], b).is_err(), "id length 0");
         assert!(
-            decode_block(&[0xC3, 0x91, b'A', 0x40]).is_err(),
+            decode_block(&[0xC3, 0x91, b'A', 0x40], b).is_err(),
             "reserved bit"
         );
         assert!(
-            decode_block(&[0xC3, 0x81, b'A', 0x45, 1]).is_err(),
+            decode_block(&[0xC3, 0x81, b'A', 0x45, 1], b).is_err(),
             "data short"
+        );
+        assert!(
+            decode_block(&[0xC3, 0x81, 0xDF, 0x40], b).is_err(),
+            "id not ASCII"
+        );
+        assert!(
+            decode_block(&[0xC3, 0x81, b'A', 0xC1, 1], b).is_err(),
+            "length byte with both flags"
         );
     }
 
@@ -316,7 +403,8 @@ mod tests {
         #[test]
         fn decode_never_panics(mut bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             if let Some(b) = bytes.first_mut() { *b = MAGIC; }
-            let _ = decode_block(&bytes);
+            let mut budget = MAX_INFLATED;
+            let _ = decode_block(&bytes, &mut budget);
             let _ = cobs_decode(&bytes);
         }
 
@@ -334,7 +422,7 @@ mod tests {
                 exts.into_iter().map(|(id, d)| Extension::new(&id, d)).collect();
             for cobs in [false, true] {
                 let bytes = encode_block(&exts, cobs);
-                let (got, used) = decode_block(&bytes).unwrap();
+                let (got, used) = decode_block(&bytes, &mut 0).unwrap();
                 prop_assert_eq!(used, bytes.len());
                 prop_assert_eq!(&got, &exts);
             }

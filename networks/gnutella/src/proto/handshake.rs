@@ -323,6 +323,8 @@ fn expect_status(b: &Block) -> Result<(u16, String), HandshakeError> {
 pub struct Connector {
     cfg: HandshakeConfig,
     buf: Vec<u8>,
+    /// How much of `buf` was searched for the block's end.
+    scanned: usize,
     finished: bool,
 }
 
@@ -338,6 +340,7 @@ impl Connector {
         let c = Connector {
             cfg,
             buf: Vec::new(),
+            scanned: 0,
             finished: false,
         };
         (c, block.encode())
@@ -349,7 +352,7 @@ impl Connector {
             return Err(HandshakeError::Finished);
         }
         self.buf.extend_from_slice(bytes);
-        let Some((block, used)) = Block::parse(&self.buf)? else {
+        let Some((block, used)) = Block::parse_more(&self.buf, &mut self.scanned)? else {
             return Ok(Step::NeedMore);
         };
         self.finished = true;

@@ -23,6 +23,8 @@ pub struct Acceptor {
     cfg: HandshakeConfig,
     remote_ip: Ipv4Addr,
     buf: Vec<u8>,
+    /// How much of `buf` was searched for the block's end.
+    scanned: usize,
     state: AcceptState,
 }
 
@@ -33,6 +35,7 @@ impl Acceptor {
             cfg,
             remote_ip,
             buf: Vec::new(),
+            scanned: 0,
             state: AcceptState::AwaitConnect,
         }
     }
@@ -43,10 +46,11 @@ impl Acceptor {
             return Err(HandshakeError::Finished);
         }
         self.buf.extend_from_slice(bytes);
-        let Some((block, used)) = Block::parse(&self.buf)? else {
+        let Some((block, used)) = Block::parse_more(&self.buf, &mut self.scanned)? else {
             return Ok(Step::NeedMore);
         };
         self.buf.drain(..used);
+        self.scanned = 0;
         match std::mem::replace(&mut self.state, AcceptState::Finished) {
             AcceptState::AwaitConnect => Ok(self.on_connect(block)),
             AcceptState::AwaitFinal {

@@ -113,7 +113,19 @@ impl Block {
     /// has not arrived; otherwise the block and the bytes it used (what follows
     /// belongs to the next step or to the message stream).
     pub fn parse(buf: &[u8]) -> Result<Option<(Block, usize)>, HeaderError> {
-        let Some(end) = find_block_end(buf) else {
+        Block::parse_more(buf, &mut 0)
+    }
+
+    /// [`Block::parse`] for a buffer that grows piece by piece: `scanned` is
+    /// how much of it earlier calls searched for the empty line (start at 0),
+    /// so that each byte is searched once however small the pieces (a peer
+    /// sending a byte at a time would otherwise cost quadratic time).
+    pub fn parse_more(
+        buf: &[u8],
+        scanned: &mut usize,
+    ) -> Result<Option<(Block, usize)>, HeaderError> {
+        let Some(end) = head_end(buf, scanned.saturating_sub(3), MAX_BLOCK) else {
+            *scanned = buf.len();
             return if buf.len() > MAX_BLOCK {
                 Err(HeaderError::TooLarge)
             } else {
@@ -133,8 +145,13 @@ impl Block {
                     .0
                     .last_mut()
                     .ok_or_else(|| HeaderError::BadHeader(line.chars().take(80).collect()))?;
-                v.push(' ');
-                v.push_str(line.trim());
+                let more = line.trim();
+                if !more.is_empty() {
+                    if !v.is_empty() {
+                        v.push(' ');
+                    }
+                    v.push_str(more);
+                }
                 continue;
             }
             let (name, value) = line
@@ -160,10 +177,12 @@ impl Block {
     }
 }
 
-/// Index just past the empty line ending the block, if present.
-fn find_block_end(buf: &[u8]) -> Option<usize> {
-    let limit = buf.len().min(MAX_BLOCK + 4);
-    (0..limit).find_map(|i| {
+/// Index just past the empty line ending a head of at most `max` bytes (a
+/// handshake block or an HTTP head), if present, looking from `from` on
+/// (every ending is at most 4 bytes long).
+pub(crate) fn head_end(buf: &[u8], from: usize, max: usize) -> Option<usize> {
+    let limit = buf.len().min(max + 4);
+    (from..limit).find_map(|i| {
         if buf[i..].starts_with(b"\r\n\r\n") {
             Some(i + 4)
         } else if buf[i..].starts_with(b"\n\n") {
@@ -199,6 +218,45 @@ pub fn format_try_hosts(hosts: &[SocketAddrV4]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A block arriving a byte at a time is searched once: each call looks
+    /// only at what arrived since (and the 3 bytes before), and the block
+    /// parsed is the one parsed whole, wherever its ending falls.
+    #[test]
+    fn a_block_fed_a_byte_at_a_time_is_searched_once() {
+        for ending in ["\r\n\r\n", "\n\n", "\n\r\n"] {
+            let mut raw = b"GNUTELLA CONNECT/0.6\r\n".to_vec();
+            for i in 0..100 {
+                raw.extend_from_slice(format!("X-H{i}: {}\r\n", "v".repeat(40)).as_bytes());
+            }
+            raw.truncate(raw.len() - 2);
+            raw.extend_from_slice(ending.as_bytes());
+            raw.extend_from_slice(b"next");
+            let whole = Block::parse(&raw).unwrap().unwrap();
+            let (mut buf, mut scanned, mut found) = (Vec::new(), 0, None);
+            for &b in &raw {
+                buf.push(b);
+                found = Block::parse_more(&buf, &mut scanned).unwrap();
+                if found.is_some() {
+                    break;
+                }
+                assert_eq!(scanned, buf.len());
+            }
+            assert_eq!(found, Some(whole), "{ending:?}");
+        }
+    }
+
+    /// Found by fuzzing: a blank continuation line left a trailing space
+    /// that encoding and parsing again took away.
+    #[test]
+    fn continuation_lines_join_without_stray_spaces() {
+        let raw = b"GNUTELLA CONNECT/0.6\r\nA: 0.1\r\n\t\r\nB:\r\n  more\r\n\r\n";
+        let (block, _) = Block::parse(raw).unwrap().unwrap();
+        assert_eq!(block.headers.get("A"), Some("0.1"));
+        assert_eq!(block.headers.get("B"), Some("more"));
+        let (again, _) = Block::parse(&block.encode()).unwrap().unwrap();
+        assert_eq!(again, block);
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -106,8 +106,14 @@ impl Inflater {
                 }
                 return Err(LinkError::AfterEnd);
             }
+            // Room in steps that follow the input: a peer's 8-byte segment
+            // should not cost zeroing 64 KiB (the loop grows it again while
+            // the output fills it).
             let start = out.len();
-            out.resize(start + (max - start).min(64 * 1024), 0);
+            let step = (max - start)
+                .min(64 * 1024)
+                .min((self.pending.len() * 8).max(4096));
+            out.resize(start + step, 0);
             let (in0, out0) = (self.z.total_in(), self.z.total_out());
             let r = self
                 .z

@@ -4,6 +4,10 @@
 use super::ggep::{self, Extension};
 use super::reader::DecodeError;
 
+/// Bytes the deflated GGEP data of one ping may inflate to (pings carry a
+/// few flags such as `SCP` and `GUE`).
+pub const GGEP_INFLATE_BUDGET: usize = 1024;
+
 /// A Ping and its optional GGEP extensions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ping {
@@ -14,7 +18,8 @@ impl Ping {
     /// Decodes a Ping payload.
     pub fn decode(payload: &[u8]) -> Result<Ping, DecodeError> {
         if payload.first() == Some(&ggep::MAGIC) {
-            let (ggep, _) = ggep::decode_block(payload)?;
+            let mut budget = GGEP_INFLATE_BUDGET;
+            let (ggep, _) = ggep::decode_block(payload, &mut budget)?;
             return Ok(Ping { ggep });
         }
         Ok(Ping::default())

@@ -26,6 +26,11 @@ pub fn marked_kbytes(kbytes: u32, ultrapeer: bool) -> u32 {
     u32::try_from(nearest.max(8)).unwrap_or(1 << 31)
 }
 
+/// Bytes the deflated GGEP data of one pong may inflate to: a pong's
+/// metadata (`DU`, `UP`, `VC`, `LOC`, ...) is a few dozen bytes and a
+/// host list (`IPP`, `PHC`) a few hundred.
+pub const GGEP_INFLATE_BUDGET: usize = 4 * 1024;
+
 /// A Pong: one servent's address and shared library size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pong {
@@ -44,7 +49,8 @@ impl Pong {
         let files = r.u32_le("pong files")?;
         let kbytes = r.u32_le("pong kbytes")?;
         let ggep = if r.rest().first() == Some(&ggep::MAGIC) {
-            ggep::decode_block(r.rest())?.0
+            let mut budget = GGEP_INFLATE_BUDGET;
+            ggep::decode_block(r.rest(), &mut budget)?.0
         } else {
             Vec::new()
         };

@@ -10,6 +10,10 @@ use std::net::SocketAddrV4;
 /// Length of the fixed part of a Push.
 pub const PUSH_FIXED_LEN: usize = 26;
 
+/// Bytes the deflated GGEP data of one push may inflate to (a push carries
+/// at most a few flags and addresses).
+pub const GGEP_INFLATE_BUDGET: usize = 1024;
+
 /// A Push request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
@@ -31,7 +35,8 @@ impl Push {
         let ip = r.ipv4("push ip")?;
         let port = r.u16_le("push port")?;
         let ggep = if r.rest().first() == Some(&ggep::MAGIC) {
-            ggep::decode_block(r.rest())?.0
+            let mut budget = GGEP_INFLATE_BUDGET;
+            ggep::decode_block(r.rest(), &mut budget)?.0
         } else {
             Vec::new()
         };

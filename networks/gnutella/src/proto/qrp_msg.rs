@@ -349,7 +349,10 @@ fn apply_entries(
             let local = (seq.slot >> shrink) as usize;
             let offset = (seq.slot % factor) as usize;
             if offset == 0 {
-                seq.group = vec![table.is_set(local); factor as usize];
+                // The same buffer for every group (a 2^20-slot patch over
+                // a 2^16-slot table has 65,536 of them).
+                seq.group.clear();
+                seq.group.resize(factor as usize, table.is_set(local));
             }
             if let Some(slot) = seq.group.get_mut(offset) {
                 if bits == 1 {

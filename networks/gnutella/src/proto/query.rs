@@ -11,7 +11,8 @@
 
 use super::extensions::ExtensionArea;
 use super::huge::Sha1Urn;
-use super::reader::{DecodeError, Reader};
+use super::reader::{wire_text, DecodeError, Reader};
+use swarmux_net::names::cut_at_char;
 
 /// Bit 15: the field holds flags, not a minimum speed.
 pub const FLAG_MARK: u16 = 0x8000;
@@ -35,6 +36,10 @@ pub const MAX_TEXT: usize = 1024;
 pub const MAX_SENT_PAYLOAD: usize = 256;
 /// The search text of a query for a URN only.
 pub const URN_ONLY_TEXT: &str = "\\";
+
+/// Bytes the deflated GGEP data of one query may inflate to (queries carry
+/// `H`, `NP`, `SCP`, a query key: a few dozen bytes).
+pub const GGEP_INFLATE_BUDGET: usize = 4 * 1024;
 
 /// A Query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,10 +115,11 @@ impl Query {
                 max: MAX_TEXT,
             });
         }
+        let mut budget = GGEP_INFLATE_BUDGET;
         Ok(Query {
             flags,
-            text: String::from_utf8_lossy(text).into_owned(),
-            ext: ExtensionArea::parse(r.rest()),
+            text: wire_text(text, MAX_TEXT),
+            ext: ExtensionArea::parse(r.rest(), &mut budget),
         })
     }
 
@@ -133,11 +139,8 @@ fn fit_text(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = &text[..end];
+    let cut = cut_at_char(text, max);
+    let end = cut.len();
     match cut.rfind(' ') {
         Some(space) if !text[end..].starts_with(' ') => cut[..space].trim_end(),
         _ => cut.trim_end(),
@@ -230,6 +233,18 @@ mod tests {
         big.extend(std::iter::repeat_n(b'a', MAX_TEXT + 1));
         big.push(0);
         assert!(Query::decode(&big).is_err());
+    }
+
+    /// Found by fuzzing: 1000 bytes of invalid UTF-8 became 3000 bytes of
+    /// text that no longer encoded within the limit.
+    #[test]
+    fn invalid_text_round_trips_within_the_limit() {
+        let mut payload = vec![0x80, 0x00];
+        payload.extend([0xD2; 1000]);
+        payload.push(0);
+        let q = Query::decode(&payload).unwrap();
+        assert!(q.text.len() <= MAX_TEXT);
+        assert_eq!(Query::decode(&q.encode()).unwrap(), q);
     }
 
     proptest! {

@@ -13,8 +13,16 @@
 use super::descriptor::Guid;
 use super::extensions::ExtensionArea;
 use super::ggep::{self, Extension};
-use super::reader::{DecodeError, Reader};
+use super::reader::{wire_text, DecodeError, Reader};
 use std::net::SocketAddrV4;
+
+/// Bytes the deflated GGEP data of one whole hit (every result and the
+/// trailer) may inflate to.
+pub const GGEP_INFLATE_BUDGET: usize = 16 * 1024;
+/// Bytes the deflated GGEP data of one result may inflate to, within the
+/// hit's budget (a result carries `H`, `LF`, `ALT`, `CT`: at most a few
+/// hundred bytes).
+pub const RESULT_INFLATE_BUDGET: usize = 4 * 1024;
 
 /// Our QHD vendor code.
 pub const VENDOR_SWARMUX: [u8; 4] = *b"SWMX";
@@ -83,18 +91,19 @@ fn flag(open: &[u8], bit: u8, value_in_first: bool) -> Option<bool> {
     (enabled & bit != 0).then_some(values & bit != 0)
 }
 
+/// The size in the first GGEP `LF` of a result, if it is a valid one;
+/// every `LF` is taken out of the extensions (the size field stands for
+/// it, and encoding writes it again when the size needs it).
 fn lf_size(ext: &mut ExtensionArea) -> Option<u64> {
     let i = ext.ggep.iter().position(|e| e.id == "LF")?;
     let data = &ext.ggep[i].data;
-    if data.is_empty() || data.len() > 8 {
-        return None;
-    }
-    let size = data
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    ext.ggep.remove(i);
-    Some(size)
+    let size = (1..=8).contains(&data.len()).then(|| {
+        data.iter()
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    });
+    ext.ggep.retain(|e| e.id != "LF");
+    size
 }
 
 impl HitResult {
@@ -150,8 +159,12 @@ pub fn split_results(results: Vec<HitResult>) -> Vec<Vec<HitResult>> {
 }
 
 impl QueryHit {
-    /// Decodes a Query Hit payload.
+    /// Decodes a Query Hit payload. Deflated GGEP data inflates only into
+    /// [`RESULT_INFLATE_BUDGET`] per result and [`GGEP_INFLATE_BUDGET`] per
+    /// hit, so what a decoded hit holds stays within a small multiple of
+    /// the payload.
     pub fn decode(payload: &[u8]) -> Result<QueryHit, DecodeError> {
+        let mut budget = GGEP_INFLATE_BUDGET;
         let mut r = Reader::new(payload);
         let count = r.u8("hit count")?;
         let port = r.u16_le("hit port")?;
@@ -169,12 +182,16 @@ impl QueryHit {
                     max: MAX_NAME,
                 });
             }
-            let mut ext = ExtensionArea::parse(r.nul_terminated("result extensions")?);
+            let area = r.nul_terminated("result extensions")?;
+            let granted = budget.min(RESULT_INFLATE_BUDGET);
+            let mut left = granted;
+            let mut ext = ExtensionArea::parse(area, &mut left);
+            budget -= granted - left;
             let size = lf_size(&mut ext).unwrap_or(u64::from(size32));
             results.push(HitResult {
                 index,
                 size,
-                name: String::from_utf8_lossy(name).into_owned(),
+                name: wire_text(name, MAX_NAME),
                 ext,
             });
         }
@@ -191,7 +208,7 @@ impl QueryHit {
             addr: SocketAddrV4::new(ip, port),
             speed,
             results,
-            trailer: parse_trailer(&rest[..split]),
+            trailer: parse_trailer(&rest[..split], &mut budget),
             servent,
         })
     }
@@ -214,16 +231,16 @@ impl QueryHit {
     }
 }
 
-fn parse_trailer(t: &[u8]) -> Option<Trailer> {
+fn parse_trailer(t: &[u8], inflate_budget: &mut usize) -> Option<Trailer> {
     let vendor: [u8; 4] = t.get(..4)?.try_into().ok()?;
     let open_len = usize::from(*t.get(4).unwrap_or(&0));
     let open = t.get(5..5 + open_len).unwrap_or_default();
     let private = t.get(5 + open_len..).unwrap_or_default();
     let has_ggep = matches!(open, [a, b, ..] if a & b & QHD_GGEP != 0);
     let ggep = match private.first() {
-        Some(&ggep::MAGIC) if has_ggep => {
-            ggep::decode_block(private).map(|g| g.0).unwrap_or_default()
-        }
+        Some(&ggep::MAGIC) if has_ggep => ggep::decode_block(private, inflate_budget)
+            .map(|g| g.0)
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
     Some(Trailer {
@@ -378,6 +395,45 @@ mod tests {
             .map(|r| r.index)
             .collect();
         assert_eq!(flat, (0..25).collect::<Vec<_>>());
+    }
+
+    /// Found by fuzzing: an empty `LF` was kept as an extension, and came
+    /// back as a size after encoding.
+    #[test]
+    fn bad_lf_extensions_are_dropped() {
+        let mut ext = ExtensionArea {
+            ggep: vec![Extension::new("LF", []), Extension::new("LF", [1])],
+            ..Default::default()
+        };
+        assert_eq!(lf_size(&mut ext), None);
+        assert!(ext.ggep.is_empty());
+        let hit = QueryHit {
+            addr: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1),
+            speed: 0,
+            results: vec![HitResult {
+                index: 1,
+                size: u64::from(u32::MAX),
+                name: "big".into(),
+                ext,
+            }],
+            trailer: None,
+            servent: Guid([1; 16]),
+        };
+        assert_eq!(QueryHit::decode(&hit.encode()).unwrap(), hit);
+    }
+
+    /// Like query texts: a name of invalid UTF-8 at the length limit still
+    /// encodes within it.
+    #[test]
+    fn invalid_names_round_trip_within_the_limit() {
+        let mut p = vec![1u8, 0xCA, 0x18, 127, 0, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(&[1, 0, 0, 0, 9, 0, 0, 0]);
+        p.extend([0xFF; MAX_NAME]);
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(&[5; 16]);
+        let hit = QueryHit::decode(&p).unwrap();
+        assert!(hit.results[0].name.len() <= MAX_NAME);
+        assert_eq!(QueryHit::decode(&hit.encode()).unwrap(), hit);
     }
 
     proptest! {

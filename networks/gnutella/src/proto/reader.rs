@@ -31,6 +31,14 @@ impl DecodeError {
     }
 }
 
+/// Text read from the wire: invalid UTF-8 replaced (which can make it up
+/// to three times longer), then cut at a character boundary to at most
+/// `max` bytes, so that it encodes again within the limit it was read by.
+pub fn wire_text(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    swarmux_net::names::cut_at_char(&text, max).to_string()
+}
+
 /// A cursor that never reads past the end of its slice.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
@@ -118,6 +126,15 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_text_stays_within_its_limit() {
+        assert_eq!(wire_text(b"abc", 2), "ab");
+        let bad = [0xFF; 10];
+        let t = wire_text(&bad, 10);
+        assert_eq!(t, "\u{FFFD}".repeat(3));
+        assert_eq!(wire_text(t.as_bytes(), 10), t);
+    }
 
     #[test]
     fn reads_fields_and_stops_at_the_end() {

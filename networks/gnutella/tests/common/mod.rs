@@ -43,6 +43,8 @@ pub fn config(mode: Mode, peers: Vec<String>) -> GnutellaConfig {
         deflate: true,
         ultrapeer_qrp: true,
         qrp_refresh: Duration::from_secs(1),
+        // Every test node is on 127.0.0.1.
+        per_address: 64,
     }
 }
 
@@ -208,7 +210,18 @@ pub fn is_sha1(h: &ContentHash) -> bool {
 /// Connects to `addr` as a plain, uncompressed ultrapeer named `agent`,
 /// checks the node accepts (200) and completes the handshake.
 pub async fn connect_as_ultrapeer(addr: &str, agent: &str) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+    connect_as_ultrapeer_from(None, addr, agent).await
+}
+
+/// Like [`connect_as_ultrapeer`], from the local address `local`.
+pub async fn connect_as_ultrapeer_from(
+    local: Option<std::net::IpAddr>,
+    addr: &str,
+    agent: &str,
+) -> TcpStream {
+    let mut s = swarmux_net::dial::dial(local, addr.parse().unwrap())
+        .await
+        .unwrap();
     let hello = format!("GNUTELLA CONNECT/0.6\r\nUser-Agent: {agent}\r\nX-Ultrapeer: True\r\n\r\n");
     s.write_all(hello.as_bytes()).await.unwrap();
     let mut head = Vec::new();

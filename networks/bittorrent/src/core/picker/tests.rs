@@ -253,6 +253,47 @@ fn failed_piece_names_senders_and_is_fetched_again() {
     assert_eq!(q.missing_wanted(), 2);
 }
 
+#[test]
+fn restored_blocks_are_not_requested_again() {
+    // 2 pieces of 4 blocks; blocks 0 and 2 of piece 1 were written before a restart
+    let mut p = picker(2 * 64 * u64::from(KIB), 64 * KIB);
+    let now = Instant::now();
+    assert_eq!(p.restore_blocks(1, &[0, 2]), 2);
+    assert_eq!(p.restore_blocks(1, &[1]), 0, "an open piece is left alone");
+    p.peer_have_all(1);
+    let reqs = p.next_requests(1, 100, now);
+    assert_eq!(reqs.len(), 6);
+    assert!(!reqs
+        .iter()
+        .any(|r| r.piece == 1 && (r.offset == 0 || r.offset == 32 * KIB)));
+    assert_eq!(p.block_received(1, 1, 0, 16 * KIB), BlockOutcome::Duplicate);
+    let last = reqs.iter().filter(|r| r.piece == 1).count();
+    let mut outcomes = reqs
+        .iter()
+        .filter(|r| r.piece == 1)
+        .map(|r| p.block_received(1, r.piece, r.offset, r.len));
+    assert!(outcomes
+        .by_ref()
+        .take(last - 1)
+        .all(|o| matches!(o, BlockOutcome::Stored { .. })));
+    assert!(matches!(
+        outcomes.next(),
+        Some(BlockOutcome::PieceComplete { .. })
+    ));
+    drop(outcomes);
+    // a restored piece that fails is fetched whole, blaming only real senders
+    assert_eq!(p.piece_failed(1), vec![1]);
+    assert_eq!(p.next_requests(1, 100, now).len(), 4);
+    // every block restored: the piece is complete at once; not for a piece we have
+    let mut q = picker(2 * 64 * u64::from(KIB), 64 * KIB);
+    assert_eq!(q.restore_blocks(0, &[0, 1, 2, 3, 3, 9]), 4);
+    assert!(q.next_requests(1, 10, now).is_empty(), "no peer yet");
+    q.piece_verified(0);
+    q.piece_verified(1);
+    assert!(q.is_finished());
+    assert_eq!(q.restore_blocks(1, &[0]), 0);
+}
+
 /// Simulates a swarm with random delays, chokes, timeouts and bad pieces.
 fn simulate(
     pieces: u32,

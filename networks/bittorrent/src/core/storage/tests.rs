@@ -129,8 +129,9 @@ fn verify_and_check_existing_find_good_and_bad_pieces() {
     assert!(storage.check_existing(&hashes[1..]).is_err());
     drop(storage);
 
-    // Corrupt one byte of sub/b.bin at offset 25 000 (torrent offset 35 000: piece 2),
-    // and cut d.bin short (its last piece).
+    // Corrupt one byte of sub/b.bin at offset 25 000 (torrent offset 35 000:
+    // piece 2), and cut d.bin short: a file of the wrong length is not read,
+    // so every piece it touches (2 to 5) is missing.
     let b_path = dir.path().join("sub").join("b.bin");
     let mut b = std::fs::read(&b_path).unwrap();
     b[25_000] ^= 0xFF;
@@ -140,6 +141,15 @@ fn verify_and_check_existing_find_good_and_bad_pieces() {
         .open(dir.path().join("d.bin"))
         .unwrap();
     d.set_len(50_000).unwrap();
+    let storage = Storage::new(dir.path(), layout.clone()).unwrap();
+    let have = storage.check_existing(&hashes).unwrap();
+    assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![0, 1]);
+    let mut buf = [0u8; 16];
+    let err = storage.read_block(3, 0, &mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    drop(storage);
+    // Back at its length (its last byte lost), d.bin gives pieces 3 and 4 again.
+    d.set_len(50_001).unwrap();
     let storage = Storage::new(dir.path(), layout.clone()).unwrap();
     let have = storage.check_existing(&hashes).unwrap();
     let last = layout.geometry().piece_count() - 1;
@@ -202,6 +212,56 @@ fn symlinked_directory_leading_out_is_refused() {
     assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
 }
 
+/// A seeded file, and a folder of seeded files, swapped for symlinks to
+/// private data: nothing of it is served, whether the file was open or not.
+#[test]
+fn files_swapped_for_symlinks_are_not_served() {
+    let root = tempfile::tempdir().unwrap();
+    let private = tempfile::tempdir().unwrap();
+    let secret = vec![0x5Eu8; 32];
+    std::fs::write(private.path().join("key"), &secret).unwrap();
+    std::fs::create_dir(root.path().join("sub")).unwrap();
+    std::fs::write(private.path().join("sub-f"), &secret).unwrap();
+    let public = vec![0x11u8; 32];
+    std::fs::write(root.path().join("f"), &public).unwrap();
+    std::fs::write(root.path().join("sub").join("g"), &public).unwrap();
+    let layout = Layout::new(vec![entry(&["f"], 32), entry(&["sub", "g"], 32)], 32).unwrap();
+    let hashes = piece_hashes(&layout, &[public.clone(), public.clone()].concat());
+    let seeding = Storage::new(root.path(), layout.clone()).unwrap();
+    assert!(seeding.check_existing(&hashes).unwrap().is_complete());
+    let mut buf = [0u8; 32];
+    seeding.read_block(0, 0, &mut buf).unwrap();
+    assert_eq!(buf.to_vec(), public);
+
+    // f becomes a symlink to the private key, sub a symlink to a private folder
+    std::fs::remove_file(root.path().join("f")).unwrap();
+    std::os::unix::fs::symlink(private.path().join("key"), root.path().join("f")).unwrap();
+    std::fs::remove_dir_all(root.path().join("sub")).unwrap();
+    std::fs::create_dir(private.path().join("sub")).unwrap();
+    std::fs::write(private.path().join("sub").join("g"), &secret).unwrap();
+    std::os::unix::fs::symlink(private.path().join("sub"), root.path().join("sub")).unwrap();
+
+    // the open handle still reads the file that was checked, never the key
+    seeding.read_block(0, 0, &mut buf).unwrap();
+    assert_eq!(buf.to_vec(), public);
+    // a fresh storage (a restart, or a closed handle) refuses both
+    let fresh = Storage::new(root.path(), layout).unwrap();
+    for piece in 0..2 {
+        let err = fresh.read_block(piece, 0, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(!fresh
+            .verify_piece(piece, &hashes[piece as usize])
+            .unwrap_or(false));
+    }
+    assert_eq!(fresh.check_existing(&hashes).unwrap().count_ones(), 0);
+    // a hard link or a copy of another size is refused too
+    std::fs::remove_file(root.path().join("f")).unwrap();
+    std::fs::write(root.path().join("f"), [0u8; 33]).unwrap();
+    let err = fresh.read_block(0, 0, &mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+}
+
 #[test]
 fn skipped_files_are_created_only_when_a_piece_straddles_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,15 +315,56 @@ fn more_files_than_open_handles() {
 }
 
 #[test]
-fn existing_longer_file_is_not_truncated() {
+fn existing_longer_file_is_refused_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f"), vec![7u8; 50]).unwrap();
     let layout = Layout::new(vec![entry(&["f"], 20)], 16).unwrap();
     let storage = Storage::new(dir.path(), layout).unwrap();
-    storage.create_files(&[]).unwrap();
-    storage.write_block(1, 0, &[1, 2, 3, 4]).unwrap();
-    let on_disk = std::fs::read(storage.file_path(0)).unwrap();
-    assert_eq!(on_disk.len(), 50);
-    assert_eq!(&on_disk[16..20], &[1, 2, 3, 4]);
+    let err = storage.create_files(&[]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert!(err.to_string().contains("is 50 bytes, not the 20"), "{err}");
+    assert!(storage.write_block(1, 0, &[1, 2, 3, 4]).is_err());
+    assert_eq!(std::fs::read(storage.file_path(0)).unwrap(), vec![7u8; 50]);
     assert_eq!(storage.root(), dir.path());
+}
+
+/// A multi-file torrent whose folder and file names are 90 CJK characters
+/// (270 bytes): written and read back under names that fit, two names that
+/// cut alike kept apart, and found again by a new storage.
+#[test]
+fn names_over_the_file_system_limit_are_cut_to_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = "漢".repeat(90);
+    let a = format!("{}.mkv", "字".repeat(90));
+    let b = format!("{}語.mkv", "字".repeat(89));
+    let layout = Layout::new(
+        vec![
+            entry(&[&folder, &a], 20_000),
+            entry(&[&folder, &b], 30_000),
+            entry(&[&"語".repeat(90)], 5),
+        ],
+        16 * 1024,
+    )
+    .unwrap();
+    let all = data(layout.geometry().total_len() as usize, 7);
+    let hashes = piece_hashes(&layout, &all);
+    let storage = Storage::new(dir.path(), layout.clone()).unwrap();
+    storage.create_files(&[]).unwrap();
+    write_all(&storage, &all);
+    let max = swarmux_net::names::name_max(dir.path());
+    let mut names = Vec::new();
+    for file in 0..3 {
+        let p = storage.file_path(file);
+        assert!(p.is_file(), "{}", p.display());
+        let rel = p.strip_prefix(dir.path()).unwrap();
+        assert_eq!(rel.components().count(), layout.files()[file].path.len());
+        for c in rel.components() {
+            assert!(c.as_os_str().len() <= max);
+        }
+        names.push(rel.to_path_buf());
+    }
+    assert_ne!(names[0], names[1]);
+    assert!(names[0].to_str().unwrap().ends_with(".mkv"));
+    let again = Storage::new(dir.path(), layout).unwrap();
+    assert!(again.check_existing(&hashes).unwrap().is_complete());
 }

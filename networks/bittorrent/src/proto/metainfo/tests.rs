@@ -1,6 +1,7 @@
 //! Tests of .torrent parsing: real-world shapes, path safety, size checks.
 
 use super::*;
+use crate::proto::bencode::Value;
 
 fn info_dict(extra: &[(&str, Value)], files: Option<Value>) -> Value {
     let mut entries = vec![

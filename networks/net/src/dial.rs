@@ -1,12 +1,14 @@
-//! Outgoing TCP connections from the address the network listens on, so a
-//! node bound to one address of a multi-address host (or of a test network
-//! namespace) is seen by servers and peers at that address.
+//! Outgoing connections from the address a network is bound to, so that a
+//! node bound to one address of a multi-address host (a VPN address, or an
+//! address of a test network namespace) never sends from another one. Every
+//! network dials through here.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// Connects to `addr`, from `local` when it is a specific address.
+/// Connects to `addr`, from `local` when it is a specific address
+/// (`None` or an unspecified address lets the kernel choose).
 pub async fn dial(local: Option<IpAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
     let Some(ip) = local.filter(|ip| !ip.is_unspecified()) else {
         return TcpStream::connect(addr).await;
@@ -26,12 +28,22 @@ pub async fn dial_host(local: Option<IpAddr>, host: &str) -> io::Result<TcpStrea
         format!("{host} resolves to nothing"),
     );
     for addr in tokio::net::lookup_host(host).await? {
+        // A bound IPv4 socket cannot reach an IPv6 address and the reverse.
+        if local.is_some_and(|ip| !ip.is_unspecified() && ip.is_ipv4() != addr.is_ipv4()) {
+            continue;
+        }
         match dial(local, addr).await {
             Ok(s) => return Ok(s),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// A UDP socket on `local` (any address when `None`) and `port` (0 = any free one).
+pub async fn udp_socket(local: Option<IpAddr>, port: u16) -> io::Result<tokio::net::UdpSocket> {
+    let ip = local.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    tokio::net::UdpSocket::bind(SocketAddr::new(ip, port)).await
 }
 
 #[cfg(test)]
@@ -51,5 +63,18 @@ mod tests {
             accepted.unwrap().1.ip(),
             "127.0.0.1".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn udp_sockets_send_from_the_bound_address() {
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let local: IpAddr = "127.0.0.3".parse().unwrap();
+        let sock = udp_socket(Some(local), 0).await.unwrap();
+        sock.send_to(b"x", peer.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 4];
+        let (_, from) = peer.recv_from(&mut buf).await.unwrap();
+        assert_eq!(from.ip(), local);
     }
 }
