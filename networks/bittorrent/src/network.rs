@@ -7,7 +7,7 @@ use crate::proto::Metainfo;
 use crate::search::Searcher;
 use crate::session::env::Env;
 use crate::session::listener::accept_loop;
-use crate::session::meta::{is_magnet, read_torrent};
+use crate::session::meta::read_torrent;
 use crate::session::status::{MainMsg, TorrentStatus};
 use crate::session::torrent::{self, Control, TorrentMsg};
 use crate::session::BtConfig;
@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use swarmux_dht::{Dht, DhtConfig};
+use swarmux_net::magnet::{self, is_magnet};
 use swarmux_net::message::LogLevel;
 use swarmux_net::network::NetworkTask;
 use swarmux_net::{
@@ -43,11 +44,16 @@ impl Network for BitTorrentNetwork {
         "bittorrent"
     }
 
-    /// Magnet links with a BitTorrent info-hash, and existing `.torrent` files.
+    /// Magnet links with a BitTorrent info-hash (v1 `btih` or v2 `btmh`, the
+    /// latter refused with a clear error when parsed), and existing
+    /// `.torrent` files.
     fn handles_link(&self, link: &str) -> bool {
         let link = link.trim();
         if is_magnet(link) {
-            return link.to_ascii_lowercase().contains("xt=urn:btih:");
+            return magnet::topics(link).iter().any(|t| {
+                magnet::urn_value(t, "urn:btih:").is_some()
+                    || magnet::urn_value(t, "urn:btmh:").is_some()
+            });
         }
         link.to_ascii_lowercase().ends_with(".torrent") && Path::new(link).is_file()
     }

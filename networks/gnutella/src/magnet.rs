@@ -9,7 +9,7 @@
 use crate::proto::descriptor::Guid;
 use crate::proto::huge::Sha1Urn;
 use std::net::SocketAddrV4;
-use swarmux_net::percent;
+use swarmux_net::magnet::{self, NotMagnet};
 
 /// Most sources read from or written into one link.
 pub const MAX_SOURCES: usize = 32;
@@ -47,28 +47,29 @@ pub struct Magnet {
     pub sources: Vec<Source>,
 }
 
-/// True when `link` is a magnet naming a SHA-1 and no BitTorrent info-hash.
+/// True when `link` is a magnet naming a SHA-1 (or bitprint) and no
+/// BitTorrent info-hash (a hybrid link goes to BitTorrent).
 pub fn is_gnutella_magnet(link: &str) -> bool {
-    let lower = link.trim().to_ascii_lowercase();
-    lower.starts_with("magnet:?")
-        && (lower.contains("urn:sha1:") || lower.contains("urn:bitprint:"))
-        && !lower.contains("urn:btih:")
+    let topics = magnet::topics(link);
+    let has = |prefix| {
+        topics
+            .iter()
+            .any(|t| magnet::urn_value(t, prefix).is_some())
+    };
+    (has("urn:sha1:") || has("urn:bitprint:")) && !has("urn:btih:")
 }
 
 impl Magnet {
     /// Parses a link; fails without a `urn:sha1:` (or bitprint) `xt`.
     pub fn parse(link: &str) -> Result<Magnet, String> {
-        let link = link.trim();
-        let query = link
-            .get(..8)
-            .filter(|p| p.eq_ignore_ascii_case("magnet:?"))
-            .map(|_| &link[8..])
-            .ok_or("not a magnet link")?;
+        let params = magnet::params(link).map_err(|e| match e {
+            NotMagnet::Prefix => "not a magnet link".to_string(),
+            NotMagnet::TooLong => format!("magnet link longer than {} bytes", magnet::MAX_LEN),
+        })?;
         let (mut urn, mut name, mut size, mut sources) = (None, String::new(), 0, Vec::new());
-        for pair in query.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent::decode_lossy(v, true);
-            match k.to_ascii_lowercase().as_str() {
+        for p in params {
+            let v = p.value_lossy(true);
+            match p.key.as_str() {
                 "xt" => urn = urn.or_else(|| Sha1Urn::parse(&v)),
                 "dn" => name = v,
                 "xl" => size = v.trim().parse().unwrap_or(0),
@@ -76,9 +77,11 @@ impl Magnet {
                 "x.push" => sources.extend(push_source(&v)),
                 _ => {}
             }
+            if sources.len() > MAX_SOURCES {
+                sources.truncate(MAX_SOURCES);
+            }
         }
         let urn = urn.ok_or("magnet link without urn:sha1")?;
-        sources.truncate(MAX_SOURCES);
         Ok(Magnet {
             urn,
             name,
@@ -89,25 +92,25 @@ impl Magnet {
 
     /// The link text.
     pub fn to_link(&self) -> String {
-        let mut s = format!("magnet:?xt={}", self.urn);
+        let mut w = magnet::Writer::new(&self.urn.to_string());
         if !self.name.is_empty() {
-            s.push_str(&format!(
-                "&dn={}",
-                percent::encode(self.name.as_bytes(), b"")
-            ));
+            w = w.param("dn", &self.name);
         }
         if self.size > 0 {
-            s.push_str(&format!("&xl={}", self.size));
+            w = w.param("xl", &self.size.to_string());
         }
         for src in self.sources.iter().take(MAX_SOURCES) {
-            match (src.firewalled, src.push) {
+            w = match (src.firewalled, src.push) {
                 (true, Some((guid, index))) => {
-                    s.push_str(&format!("&x.push={}:{index}:{}", guid.to_hex(), src.addr))
+                    w.param_as_is("x.push", &format!("{}:{index}:{}", guid.to_hex(), src.addr))
                 }
-                _ => s.push_str(&format!("&xs=http://{}/uri-res/N2R?{}", src.addr, self.urn)),
-            }
+                _ => w.param_as_is(
+                    "xs",
+                    &format!("http://{}/uri-res/N2R?{}", src.addr, self.urn),
+                ),
+            };
         }
-        s
+        w.finish()
     }
 }
 
@@ -183,7 +186,6 @@ mod tests {
         #[test]
         fn parse_never_panics(s in "\\PC{0,200}") {
             let _ = Magnet::parse(&format!("magnet:?{s}"));
-            let _ = percent::decode_lossy(&s, true);
         }
     }
 }

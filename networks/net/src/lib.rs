@@ -7,12 +7,14 @@
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod alloc_meter;
+pub mod bytes;
 pub mod dial;
 pub mod gate;
 pub mod guard;
 pub mod hash;
 pub mod hashing;
 pub mod limits;
+pub mod magnet;
 pub mod message;
 pub mod names;
 pub mod network;

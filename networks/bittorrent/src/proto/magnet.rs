@@ -4,10 +4,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use swarmux_net::percent;
+use swarmux_net::magnet::{self, NotMagnet};
 
 /// Longest magnet link accepted.
-pub const MAX_MAGNET_LEN: usize = 64 * 1024;
+pub const MAX_MAGNET_LEN: usize = magnet::MAX_LEN;
 /// Most trackers, and most peers, kept from one link.
 pub const MAX_MAGNET_ENTRIES: usize = 200;
 
@@ -62,14 +62,10 @@ pub fn parse_info_hash(s: &str) -> Option<[u8; 20]> {
 impl Magnet {
     /// Parses a magnet link.
     pub fn parse(link: &str) -> Result<Magnet, MagnetError> {
-        if link.len() > MAX_MAGNET_LEN {
-            return Err(MagnetError::TooLong);
-        }
-        let query = link
-            .get(..8)
-            .filter(|p| p.eq_ignore_ascii_case("magnet:?"))
-            .map(|_| &link[8..])
-            .ok_or(MagnetError::NotMagnet)?;
+        let params = magnet::params(link).map_err(|e| match e {
+            NotMagnet::Prefix => MagnetError::NotMagnet,
+            NotMagnet::TooLong => MagnetError::TooLong,
+        })?;
         let mut info_hash = None;
         let mut v2_only = false;
         let mut m = Magnet {
@@ -78,24 +74,18 @@ impl Magnet {
             trackers: Vec::new(),
             peers: Vec::new(),
         };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
-            // `tr.1=...` numbered forms, but `x.pe` is a name of its own
-            let key = match key.split_once('.') {
-                Some((k, n)) if n.bytes().all(|b| b.is_ascii_digit()) => k,
-                _ => key,
-            };
-            let value = percent::decode(raw, key == "dn")
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .ok_or_else(|| MagnetError::BadEscape(key.to_string()))?;
-            match key {
+        for p in params {
+            let value = p
+                .value(p.key == "dn")
+                .ok_or_else(|| MagnetError::BadEscape(p.key.clone()))?;
+            match p.key.as_str() {
                 "xt" => {
-                    if let Some(h) = strip_prefix_ci(&value, "urn:btih:") {
+                    if let Some(h) = magnet::urn_value(&value, "urn:btih:") {
                         if info_hash.is_none() {
                             info_hash =
                                 Some(parse_info_hash(h).ok_or(MagnetError::BadHash(h.into()))?);
                         }
-                    } else if strip_prefix_ci(&value, "urn:btmh:").is_some() {
+                    } else if magnet::urn_value(&value, "urn:btmh:").is_some() {
                         v2_only = true;
                     }
                 }
@@ -126,29 +116,19 @@ impl Magnet {
     }
 }
 
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    s.get(..prefix.len())
-        .filter(|p| p.eq_ignore_ascii_case(prefix))
-        .map(|_| &s[prefix.len()..])
-}
-
 impl fmt::Display for Magnet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "magnet:?xt=urn:btih:{}", hex::encode(self.info_hash))?;
+        let mut w = magnet::Writer::new(&format!("urn:btih:{}", hex::encode(self.info_hash)));
         if let Some(n) = &self.name {
-            write!(f, "&dn={}", percent::encode(n.as_bytes(), b""))?;
+            w = w.param("dn", n);
         }
         for t in &self.trackers {
-            write!(f, "&tr={}", percent::encode(t.as_bytes(), b""))?;
+            w = w.param("tr", t);
         }
         for p in &self.peers {
-            write!(
-                f,
-                "&x.pe={}",
-                percent::encode(p.to_string().as_bytes(), b"")
-            )?;
+            w = w.param("x.pe", &p.to_string());
         }
-        Ok(())
+        f.write_str(&w.finish())
     }
 }
 

@@ -10,11 +10,12 @@
 //! and caches what it parsed, files by path, size and modification time.
 
 use crate::proto::{Info, Magnet};
-use crate::session::meta::{is_magnet, read_torrent, TorrentMeta};
+use crate::session::meta::{read_torrent, TorrentMeta};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
+use swarmux_net::magnet::is_magnet;
 use swarmux_net::{ContentHash, DownloadId, DownloadSpec, SearchHit, SearchRequest};
 
 /// Most hits one search gets from the library.

@@ -11,7 +11,7 @@ use crate::proto::{Info, Magnet, Metainfo};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use swarmux_net::{DownloadSpec, FilePriority};
+use swarmux_net::{magnet, DownloadSpec, FilePriority};
 
 /// Most trackers or peers kept in the persisted state.
 const MAX_LIST: usize = 200;
@@ -58,20 +58,13 @@ pub(crate) fn read_torrent(path: &Path) -> Result<Metainfo, String> {
     Metainfo::from_bytes(&bytes).map_err(|e| format!("cannot use {}: {e}", path.display()))
 }
 
-/// True when `link` looks like a magnet link.
-pub(crate) fn is_magnet(link: &str) -> bool {
-    link.trim()
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("magnet:?"))
-}
-
 /// Where a download starts from: its persisted state, else its link.
 pub(crate) fn source(spec: &DownloadSpec) -> Result<Source, String> {
     if let Some(m) = &spec.meta {
         return TorrentMeta::decode(m).map(Source::Meta);
     }
     let link = spec.link.trim();
-    if is_magnet(link) {
+    if magnet::is_magnet(link) {
         return Magnet::parse(link)
             .map(Source::Magnet)
             .map_err(|e| e.to_string());

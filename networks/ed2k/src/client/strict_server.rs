@@ -8,7 +8,7 @@
 //! request before the ID change.
 
 use crate::proto::frame::{Frame, FrameDecoder, PROTO_EDONKEY, PROTO_PACKED};
-use crate::proto::reader::{ReadError, Reader};
+use crate::proto::reader::{Ed2kRead, ReadError, Reader};
 use crate::proto::server_msg::{op, server_flags, ServerToClient, LOGIN_VERSION};
 use crate::proto::tag::{ids, types, Tag, TagValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -66,6 +66,11 @@ fn raw_tag(r: &mut Reader<'_>) -> Result<RawTag, String> {
     })
 }
 
+/// A read error as the checks report it.
+fn text(e: impl Into<ReadError>) -> String {
+    e.into().to_string()
+}
+
 /// Checks a login frame; the login's flags on success.
 pub fn check_login(f: &Frame) -> Result<u32, String> {
     if f.proto != PROTO_EDONKEY || f.opcode != op::LOGIN_REQUEST {
@@ -75,11 +80,10 @@ pub fn check_login(f: &Frame) -> Result<u32, String> {
         ));
     }
     let mut r = Reader::new(&f.payload);
-    let e = |e: ReadError| e.to_string();
-    r.hash16().map_err(e)?;
-    r.u32().map_err(e)?;
-    r.u16().map_err(e)?;
-    let n = r.u32().map_err(e)?;
+    r.hash16().map_err(text)?;
+    r.u32_le().map_err(text)?;
+    r.u16_le().map_err(text)?;
+    let n = r.u32_le().map_err(text)?;
     let mut flags = 0;
     for _ in 0..n {
         let t = raw_tag(&mut r)?;
@@ -129,14 +133,13 @@ pub fn check_offer(f: &Frame, tcp_flags: u32) -> Result<Vec<(u32, u16, Vec<Tag>)
         p => return Err(format!("offer with protocol byte {p:#04x}")),
     }
     let mut r = Reader::new(&f.payload);
-    let e = |e: ReadError| e.to_string();
-    let n = r.u32().map_err(e)?;
+    let n = r.u32_le().map_err(text)?;
     let mut out = Vec::new();
     for _ in 0..n {
-        r.hash16().map_err(e)?;
-        let id = r.u32().map_err(e)?;
-        let port = r.u16().map_err(e)?;
-        let count = r.u32().map_err(e)?;
+        r.hash16().map_err(text)?;
+        let id = r.u32_le().map_err(text)?;
+        let port = r.u16_le().map_err(text)?;
+        let count = r.u32_le().map_err(text)?;
         let mut tags = Vec::new();
         for _ in 0..count {
             let t = raw_tag(&mut r)?;

@@ -21,7 +21,7 @@ pub use frame::{
 pub use link::{file_link, parse_link, Ed2kLink, FileLink, LinkError};
 pub use offer::{offer_frame, OfferedFile};
 pub use peer_msg::{EmuleInfo, Hello, PeerCaps, PeerMessage};
-pub use reader::{ReadError, Reader};
+pub use reader::{Ed2kRead, ReadError, Reader};
 pub use search::{tree_from_request, NumOp, SearchFile, SearchTree};
 pub use server_msg::{
     ip_to_u32, is_low_id, u32_to_ip, ClientToServer, FileEntry, LoginRequest, ServerToClient,

@@ -5,7 +5,7 @@
 //! only advertises what swarmux implements, see [`PeerCaps::swarmux`].
 
 use super::frame::{Frame, PROTO_EDONKEY, PROTO_EMULE};
-use super::reader::{PutExt, ReadError, Reader};
+use super::reader::{Ed2kRead, PutExt, ReadError, Reader};
 use super::server_msg::LOGIN_VERSION;
 use super::tag::{decode_tags, encode_tags, find_tag, ids, Tag, TagEncoding, TagValue};
 
@@ -214,11 +214,11 @@ impl Hello {
     fn decode(r: &mut Reader<'_>) -> Result<Self, ReadError> {
         Ok(Hello {
             user_hash: r.hash16()?,
-            client_id: r.u32()?,
-            port: r.u16()?,
+            client_id: r.u32_le()?,
+            port: r.u16_le()?,
             tags: decode_tags(r)?,
-            server_ip: r.u32()?,
-            server_port: r.u16()?,
+            server_ip: r.u32_le()?,
+            server_port: r.u16_le()?,
         })
     }
 }
@@ -483,7 +483,7 @@ impl PeerMessage {
             (PROTO_EDONKEY, op::SET_REQ_FILE_ID) => PeerMessage::SetReqFileId(r.hash16()?),
             (PROTO_EDONKEY, op::FILE_STATUS) => {
                 let hash = r.hash16()?;
-                let n = r.u16()? as usize;
+                let n = r.u16_le()? as usize;
                 let parts = if n == 0 {
                     None
                 } else {
@@ -496,7 +496,7 @@ impl PeerMessage {
             (PROTO_EDONKEY, op::HASHSET_REQUEST) => PeerMessage::HashSetRequest(r.hash16()?),
             (PROTO_EDONKEY, op::HASHSET_ANSWER) => {
                 let hash = r.hash16()?;
-                let n = r.u16()?;
+                let n = r.u16_le()?;
                 let n = r.count(n.into(), 16)?;
                 let mut parts = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -512,15 +512,19 @@ impl PeerMessage {
                 })
             }
             (PROTO_EDONKEY, op::ACCEPT_UPLOAD_REQ) => PeerMessage::AcceptUploadReq,
-            (PROTO_EDONKEY, op::QUEUE_RANK) => PeerMessage::QueueRank(r.u32()?),
-            (PROTO_EMULE, emule_op::QUEUE_RANKING) => PeerMessage::QueueRanking(r.u16()?),
+            (PROTO_EDONKEY, op::QUEUE_RANK) => PeerMessage::QueueRank(r.u32_le()?),
+            (PROTO_EMULE, emule_op::QUEUE_RANKING) => PeerMessage::QueueRanking(r.u16_le()?),
             (PROTO_EDONKEY, op::OUT_OF_PART_REQS) => PeerMessage::OutOfPartReqs,
             (PROTO_EDONKEY, op::REQUEST_PARTS) | (PROTO_EMULE, emule_op::REQUEST_PARTS_I64) => {
                 let hash = r.hash16()?;
                 let is64 = f.proto == PROTO_EMULE;
                 let mut v = [0u64; 6];
                 for x in v.iter_mut() {
-                    *x = if is64 { r.u64()? } else { r.u32()?.into() };
+                    *x = if is64 {
+                        r.u64_le()?
+                    } else {
+                        r.u32_le()?.into()
+                    };
                 }
                 PeerMessage::RequestParts {
                     hash,
@@ -530,9 +534,9 @@ impl PeerMessage {
             (PROTO_EDONKEY, op::SENDING_PART) | (PROTO_EMULE, emule_op::SENDING_PART_I64) => {
                 let hash = r.hash16()?;
                 let (start, end) = if f.proto == PROTO_EMULE {
-                    (r.u64()?, r.u64()?)
+                    (r.u64_le()?, r.u64_le()?)
                 } else {
-                    (r.u32()?.into(), r.u32()?.into())
+                    (r.u32_le()?.into(), r.u32_le()?.into())
                 };
                 let data = r.take_rest();
                 if end.checked_sub(start) != Some(data.len() as u64) {
@@ -550,14 +554,14 @@ impl PeerMessage {
             (PROTO_EMULE, emule_op::COMPRESSED_PART | emule_op::COMPRESSED_PART_I64) => {
                 let hash = r.hash16()?;
                 let start = if f.opcode == emule_op::COMPRESSED_PART_I64 {
-                    r.u64()?
+                    r.u64_le()?
                 } else {
-                    r.u32()?.into()
+                    r.u32_le()?.into()
                 };
                 PeerMessage::CompressedPart {
                     hash,
                     start,
-                    packed_len: r.u32()?,
+                    packed_len: r.u32_le()?,
                     data: r.take_rest().to_vec(),
                 }
             }

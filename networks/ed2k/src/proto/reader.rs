@@ -1,6 +1,9 @@
-//! A bounded little-endian cursor over a byte slice: every read checks the
-//! remaining length and returns [`ReadError`] instead of panicking.
+//! Reading eDonkey2000 payloads: the shared bounds-checked [`Reader`] with
+//! the ed2k field kinds on top ([`Ed2kRead`]), the [`ReadError`] every
+//! decoder returns, and the little-endian writers every encoder uses.
 
+pub use swarmux_net::bytes::Reader;
+use swarmux_net::bytes::Short;
 use swarmux_net::names::cut_at_char;
 
 /// Reading past the end of a message, or a value that cannot be right.
@@ -23,112 +26,49 @@ impl ReadError {
     }
 }
 
-/// A cursor over `&[u8]` reading little-endian integers, hashes and strings.
-#[derive(Debug, Clone)]
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+impl From<Short> for ReadError {
+    fn from(e: Short) -> Self {
+        ReadError::Truncated {
+            offset: e.offset,
+            needed: e.needed - e.left,
+        }
+    }
 }
 
-impl<'a> Reader<'a> {
-    /// A cursor at the start of `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    /// Bytes not yet read.
-    pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    /// True when every byte has been read.
-    pub fn is_empty(&self) -> bool {
-        self.remaining() == 0
-    }
-
-    /// Current offset from the start.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// The unread bytes, without consuming them.
-    pub fn rest(&self) -> &'a [u8] {
-        &self.buf[self.pos..]
-    }
-
-    /// Takes `n` bytes.
-    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], ReadError> {
-        if n > self.remaining() {
-            return Err(ReadError::Truncated {
-                offset: self.pos,
-                needed: n - self.remaining(),
-            });
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    /// Takes every remaining byte.
-    pub fn take_rest(&mut self) -> &'a [u8] {
-        let s = &self.buf[self.pos..];
-        self.pos = self.buf.len();
-        s
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.bytes(N)?);
-        Ok(a)
-    }
-
-    pub fn u8(&mut self) -> Result<u8, ReadError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    pub fn u16(&mut self) -> Result<u16, ReadError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    pub fn u32(&mut self) -> Result<u32, ReadError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    pub fn u64(&mut self) -> Result<u64, ReadError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
-    pub fn f32(&mut self) -> Result<f32, ReadError> {
-        Ok(f32::from_le_bytes(self.array()?))
-    }
-
+/// The eDonkey2000 field kinds read on top of the shared [`Reader`].
+pub trait Ed2kRead {
     /// A 16-byte MD4 hash.
-    pub fn hash16(&mut self) -> Result<[u8; 16], ReadError> {
-        self.array()
+    fn hash16(&mut self) -> Result<[u8; 16], ReadError>;
+    /// A string of `n` bytes, decoded as UTF-8 (invalid sequences replaced).
+    fn string_n(&mut self, n: usize) -> Result<String, ReadError>;
+    /// A string prefixed by its u16 byte length.
+    fn string16(&mut self) -> Result<String, ReadError>;
+    /// A count whose items take at least `min_item` bytes each: rejects counts
+    /// that cannot fit in what remains, so callers can allocate safely.
+    fn count(&mut self, count: u64, min_item: usize) -> Result<usize, ReadError>;
+}
+
+impl Ed2kRead for Reader<'_> {
+    fn hash16(&mut self) -> Result<[u8; 16], ReadError> {
+        Ok(self.array()?)
     }
 
-    /// A string of `n` bytes, decoded as UTF-8 (invalid sequences replaced).
-    pub fn string_n(&mut self, n: usize) -> Result<String, ReadError> {
+    fn string_n(&mut self, n: usize) -> Result<String, ReadError> {
         Ok(decode_str(self.bytes(n)?))
     }
 
-    /// A string prefixed by its u16 byte length.
-    pub fn string16(&mut self) -> Result<String, ReadError> {
-        let n = self.u16()? as usize;
+    fn string16(&mut self) -> Result<String, ReadError> {
+        let n = self.u16_le()? as usize;
         self.string_n(n)
     }
 
-    /// A count whose items take at least `min_item` bytes each: rejects counts
-    /// that cannot fit in what remains, so callers can allocate safely.
-    pub fn count(&mut self, count: u64, min_item: usize) -> Result<usize, ReadError> {
-        let max = (self.remaining() / min_item.max(1)) as u64;
-        if count > max {
-            return Err(ReadError::Invalid(format!(
+    fn count(&mut self, count: u64, min_item: usize) -> Result<usize, ReadError> {
+        self.fits(count, min_item).ok_or_else(|| {
+            ReadError::Invalid(format!(
                 "count {count} cannot fit in {} remaining bytes",
                 self.remaining()
-            )));
-        }
-        Ok(count as usize)
+            ))
+        })
     }
 }
 
@@ -187,13 +127,19 @@ mod tests {
     fn reads_and_bounds() {
         let mut r = Reader::new(&[1, 2, 0, 3, 0, 0, 0, 2, 0, b'h', b'i']);
         assert_eq!(r.u8().unwrap(), 1);
-        assert_eq!(r.u16().unwrap(), 2);
-        assert_eq!(r.u32().unwrap(), 3);
+        assert_eq!(r.u16_le().unwrap(), 2);
+        assert_eq!(r.u32_le().unwrap(), 3);
         assert_eq!(r.string16().unwrap(), "hi");
         assert!(r.is_empty());
-        assert!(matches!(r.u8(), Err(ReadError::Truncated { .. })));
+        assert!(matches!(
+            r.u8().map_err(ReadError::from),
+            Err(ReadError::Truncated {
+                offset: 11,
+                needed: 1
+            })
+        ));
         let mut r = Reader::new(&[5, 0, 0, 0]);
-        let n = r.u32().unwrap();
+        let n = r.u32_le().unwrap();
         assert!(r.count(n as u64, 1).is_err());
     }
 

@@ -19,7 +19,7 @@
 //! too; a server matches many files with a [`Matcher`], which splits the
 //! keywords into words once and says what each match costs.
 
-use super::reader::{PutExt, ReadError, Reader};
+use super::reader::{Ed2kRead, PutExt, ReadError, Reader};
 use super::tag::{ids, TagName};
 use swarmux_net::{FileKind, QueryExpr, SearchRequest};
 
@@ -194,7 +194,7 @@ fn put_name(out: &mut Vec<u8>, name: &TagName) {
 }
 
 fn read_name(r: &mut Reader<'_>) -> Result<TagName, ReadError> {
-    let n = r.u16()? as usize;
+    let n = r.u16_le()? as usize;
     let raw = r.bytes(n)?;
     Ok(match raw {
         [id] => TagName::Id(*id),
@@ -299,7 +299,11 @@ impl SearchTree {
                 }
             }
             t @ (0x03 | 0x08) => {
-                let value = if t == 0x03 { r.u32()?.into() } else { r.u64()? };
+                let value = if t == 0x03 {
+                    r.u32_le()?.into()
+                } else {
+                    r.u64_le()?
+                };
                 let op = r.u8()?;
                 let op = NumOp::from_u8(op)
                     .ok_or_else(|| ReadError::invalid(format!("unknown comparison {op}")))?;

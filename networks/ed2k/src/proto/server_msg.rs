@@ -1,7 +1,7 @@
 //! Client↔server messages (TCP, protocol 0xE3).
 
 use super::frame::{Frame, PROTO_EDONKEY};
-use super::reader::{PutExt, ReadError, Reader};
+use super::reader::{Ed2kRead, PutExt, ReadError, Reader};
 use super::search::{ed2k_type_name, SearchTree, MAX_SEARCH_BYTES};
 use super::tag::{
     decode_tags, encode_tags, file_size_from_tags, file_size_tags, find_tag, ids, Tag, TagEncoding,
@@ -201,8 +201,8 @@ impl FileEntry {
     fn decode(r: &mut Reader<'_>) -> Result<Self, ReadError> {
         Ok(FileEntry {
             hash: r.hash16()?,
-            client_id: r.u32()?,
-            port: r.u16()?,
+            client_id: r.u32_le()?,
+            port: r.u16_le()?,
             tags: decode_tags(r)?,
         })
     }
@@ -216,7 +216,7 @@ impl FileEntry {
 }
 
 fn decode_entries(r: &mut Reader<'_>) -> Result<Vec<FileEntry>, ReadError> {
-    let n = r.u32()?;
+    let n = r.u32_le()?;
     let n = r.count(n.into(), FILE_ENTRY_MIN)?;
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -311,8 +311,8 @@ impl ClientToServer {
         Ok(match f.opcode {
             op::LOGIN_REQUEST => ClientToServer::Login(LoginRequest {
                 user_hash: r.hash16()?,
-                client_id: r.u32()?,
-                port: r.u16()?,
+                client_id: r.u32_le()?,
+                port: r.u16_le()?,
                 tags: decode_tags(&mut r)?,
             }),
             op::GET_SERVER_LIST => ClientToServer::GetServerList,
@@ -331,16 +331,16 @@ impl ClientToServer {
                 let size = match r.remaining() {
                     0 => None,
                     n if n >= 12 => {
-                        let lo = r.u32()?;
-                        let hi = r.u64()?;
+                        let lo = r.u32_le()?;
+                        let hi = r.u64_le()?;
                         Some(if lo == 0 { hi } else { lo.into() })
                     }
-                    _ => Some(r.u32()?.into()),
+                    _ => Some(r.u32_le()?.into()),
                 };
                 ClientToServer::GetSources { hash, size }
             }
             op::CALLBACK_REQUEST => ClientToServer::CallbackRequest {
-                client_id: r.u32()?,
+                client_id: r.u32_le()?,
             },
             op::QUERY_MORE_RESULTS => ClientToServer::QueryMoreResults,
             opcode => ClientToServer::Unknown { opcode },
@@ -506,7 +506,7 @@ impl ServerToClient {
                 let n = r.count(n.into(), 6)?;
                 let mut list = Vec::with_capacity(n);
                 for _ in 0..n {
-                    list.push((r.u32()?, r.u16()?));
+                    list.push((r.u32_le()?, r.u16_le()?));
                 }
                 ServerToClient::ServerList(list)
             }
@@ -520,27 +520,27 @@ impl ServerToClient {
                 ServerToClient::SearchResult { files, more }
             }
             op::SERVER_STATUS => ServerToClient::ServerStatus {
-                users: r.u32()?,
-                files: r.u32()?,
+                users: r.u32_le()?,
+                files: r.u32_le()?,
             },
             op::CALLBACK_REQUESTED => ServerToClient::CallbackRequested {
-                ip: r.u32()?,
-                port: r.u16()?,
+                ip: r.u32_le()?,
+                port: r.u16_le()?,
             },
             op::CALLBACK_FAILED => ServerToClient::CallbackFailed,
             op::SERVER_MESSAGE => ServerToClient::ServerMessage(r.string16()?),
             op::ID_CHANGE => ServerToClient::IdChange {
-                id: r.u32()?,
+                id: r.u32_le()?,
                 tcp_flags: if r.remaining() >= 4 {
-                    Some(r.u32()?)
+                    Some(r.u32_le()?)
                 } else {
                     None
                 },
             },
             op::SERVER_IDENT => ServerToClient::ServerIdent {
                 hash: r.hash16()?,
-                ip: r.u32()?,
-                port: r.u16()?,
+                ip: r.u32_le()?,
+                port: r.u16_le()?,
                 tags: decode_tags(&mut r)?,
             },
             op::FOUND_SOURCES => {
@@ -549,7 +549,7 @@ impl ServerToClient {
                 let n = r.count(n.into(), 6)?;
                 let mut sources = Vec::with_capacity(n);
                 for _ in 0..n {
-                    sources.push((r.u32()?, r.u16()?));
+                    sources.push((r.u32_le()?, r.u16_le()?));
                 }
                 ServerToClient::FoundSources { hash, sources }
             }
@@ -559,8 +559,8 @@ impl ServerToClient {
                 let n = r.count(n.into(), 7)?;
                 let mut sources = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let client_id = r.u32()?;
-                    let port = r.u16()?;
+                    let client_id = r.u32_le()?;
+                    let port = r.u16_le()?;
                     let opts = r.u8()?;
                     let user_hash = if opts & 0x80 != 0 {
                         Some(r.hash16()?)

@@ -1,7 +1,7 @@
 //! server.met: `header(0x0E or 0xE0) count(u32)` then per server
 //! `ip(u32, ed2k layout) port(u16) tags(u32 count + tags)`.
 
-use super::reader::{PutExt, ReadError, Reader};
+use super::reader::{Ed2kRead, PutExt, ReadError, Reader};
 use super::server_msg::{ip_to_u32, u32_to_ip};
 use super::tag::{decode_tags, encode_tags, find_tag, ids, Tag, TagEncoding, TagValue};
 use std::net::Ipv4Addr;
@@ -29,15 +29,15 @@ pub fn parse_server_met(data: &[u8]) -> Result<Vec<ServerMetEntry>, ReadError> {
             "server.met header 0x{header:02X} (expected 0x0E or 0xE0)"
         )));
     }
-    let n = r.u32()?;
+    let n = r.u32_le()?;
     let n = r.count(n.into(), 10)?;
     if n > MAX_SERVER_MET_ENTRIES {
         return Err(ReadError::invalid(format!("server.met lists {n} servers")));
     }
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let ip = u32_to_ip(r.u32()?);
-        let port = r.u16()?;
+        let ip = u32_to_ip(r.u32_le()?);
+        let port = r.u16_le()?;
         let tags = decode_tags(&mut r)?;
         let text = |id| {
             find_tag(&tags, id)

@@ -6,7 +6,7 @@
 //! 0x11..=0x20 meaning a string of `type - 0x10` bytes. Both decode; encoding is
 //! old-style unless asked, because strict servers refuse new-style in logins.
 
-use super::reader::{PutExt, ReadError, Reader};
+use super::reader::{Ed2kRead, PutExt, ReadError, Reader};
 
 /// Tag ids (the `FT_`/`CT_`/`ST_` constants of eMule).
 pub mod ids {
@@ -158,7 +158,7 @@ impl Tag {
         let (ty, name) = if ty & 0x80 != 0 {
             (ty & 0x7F, TagName::Id(r.u8()?))
         } else {
-            let len = r.u16()? as usize;
+            let len = r.u16_le()? as usize;
             let raw = r.bytes(len)?;
             let name = match raw {
                 [id] => TagName::Id(*id),
@@ -169,24 +169,24 @@ impl Tag {
         let value = match ty {
             types::HASH16 => TagValue::Hash(r.hash16()?),
             types::STRING => TagValue::Str(r.string16()?),
-            types::UINT32 => TagValue::U32(r.u32()?),
-            types::FLOAT32 => TagValue::Float(r.f32()?),
+            types::UINT32 => TagValue::U32(r.u32_le()?),
+            types::FLOAT32 => TagValue::Float(r.f32_le()?),
             types::BOOL => TagValue::Bool(r.u8()? != 0),
             types::BOOLARRAY => {
-                let bits = r.u16()? as usize;
+                let bits = r.u16_le()? as usize;
                 TagValue::Blob(r.bytes(bits.div_ceil(8))?.to_vec())
             }
             types::BLOB => {
-                let n = r.u32()? as usize;
+                let n = r.u32_le()? as usize;
                 TagValue::Blob(r.bytes(n)?.to_vec())
             }
-            types::UINT16 => TagValue::U16(r.u16()?),
+            types::UINT16 => TagValue::U16(r.u16_le()?),
             types::UINT8 => TagValue::U8(r.u8()?),
             types::BSOB => {
                 let n = r.u8()? as usize;
                 TagValue::Blob(r.bytes(n)?.to_vec())
             }
-            types::UINT64 => TagValue::U64(r.u64()?),
+            types::UINT64 => TagValue::U64(r.u64_le()?),
             types::STR1..=types::STR16 => TagValue::Str(r.string_n((ty - 0x10) as usize)?),
             other => {
                 return Err(ReadError::invalid(format!(
@@ -260,7 +260,7 @@ const MIN_TAG_LEN: usize = 3;
 
 /// Reads a u32 tag count and that many tags.
 pub fn decode_tags(r: &mut Reader<'_>) -> Result<Vec<Tag>, ReadError> {
-    let n = r.u32()?;
+    let n = r.u32_le()?;
     decode_n_tags(r, n.into())
 }
 

@@ -2,7 +2,7 @@
 //! a servent sends before closing (sent with TTL 1). Codes follow HTTP: 200
 //! normal close, 4xx the peer misbehaved, 5xx our own trouble.
 
-use super::reader::{wire_text, DecodeError, Reader};
+use super::reader::{field, wire_text, DecodeError, Reader};
 
 /// Longest Bye message kept (longer text is cut).
 pub const MAX_MESSAGE: usize = 1024;
@@ -18,7 +18,7 @@ impl Bye {
     /// Decodes a Bye payload; the NUL is optional, the text lossy UTF-8.
     pub fn decode(payload: &[u8]) -> Result<Bye, DecodeError> {
         let mut r = Reader::new(payload);
-        let code = r.u16_le("bye code")?;
+        let code = r.u16_le().map_err(field("bye code"))?;
         let rest = r.rest();
         let text = rest.split(|&b| b == 0).next().unwrap_or_default();
         let message = wire_text(text, MAX_MESSAGE).trim_end().to_string();

@@ -2,7 +2,7 @@
 //! GGEP block (e.g. `DU` daily uptime, `UP` ultrapeer slots, `IPP` packed hosts).
 
 use super::ggep::{self, Extension};
-use super::reader::{DecodeError, Reader};
+use super::reader::{field, DecodeError, Reader};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Length of the fixed part of a Pong.
@@ -44,10 +44,10 @@ impl Pong {
     /// Decodes a Pong payload. Trailing bytes that are not a GGEP block are ignored.
     pub fn decode(payload: &[u8]) -> Result<Pong, DecodeError> {
         let mut r = Reader::new(payload);
-        let port = r.u16_le("pong port")?;
-        let ip = r.ipv4("pong ip")?;
-        let files = r.u32_le("pong files")?;
-        let kbytes = r.u32_le("pong kbytes")?;
+        let port = r.u16_le().map_err(field("pong port"))?;
+        let ip = r.ipv4().map_err(field("pong ip"))?;
+        let files = r.u32_le().map_err(field("pong files"))?;
+        let kbytes = r.u32_le().map_err(field("pong kbytes"))?;
         let ggep = if r.rest().first() == Some(&ggep::MAGIC) {
             let mut budget = GGEP_INFLATE_BUDGET;
             ggep::decode_block(r.rest(), &mut budget)?.0

@@ -4,7 +4,7 @@
 
 use super::descriptor::Guid;
 use super::ggep::{self, Extension};
-use super::reader::{DecodeError, Reader};
+use super::reader::{field, DecodeError, Reader};
 use std::net::SocketAddrV4;
 
 /// Length of the fixed part of a Push.
@@ -30,10 +30,10 @@ impl Push {
     /// Decodes a Push payload.
     pub fn decode(payload: &[u8]) -> Result<Push, DecodeError> {
         let mut r = Reader::new(payload);
-        let servent = Guid(r.array("push servent guid")?);
-        let file_index = r.u32_le("push file index")?;
-        let ip = r.ipv4("push ip")?;
-        let port = r.u16_le("push port")?;
+        let servent = Guid(r.array().map_err(field("push servent guid"))?);
+        let file_index = r.u32_le().map_err(field("push file index"))?;
+        let ip = r.ipv4().map_err(field("push ip"))?;
+        let port = r.u16_le().map_err(field("push port"))?;
         let ggep = if r.rest().first() == Some(&ggep::MAGIC) {
             let mut budget = GGEP_INFLATE_BUDGET;
             ggep::decode_block(r.rest(), &mut budget)?.0

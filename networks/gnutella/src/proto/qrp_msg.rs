@@ -17,7 +17,7 @@
 //! the table. Any error means the sender is broken: Bye 413 and drop it.
 
 use super::qrp::{QrpTable, MAX_TABLE_BITS, MIN_TABLE_BITS};
-use super::reader::{DecodeError, Reader};
+use super::reader::{field, DecodeError, Reader};
 use flate2::{Decompress, FlushDecompress, Status};
 use std::io::Write;
 
@@ -52,16 +52,16 @@ impl RouteTableUpdate {
     /// Decodes a 0x30 payload.
     pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(payload);
-        match r.u8("qrp variant")? {
+        match r.u8().map_err(field("qrp variant"))? {
             VARIANT_RESET => Ok(RouteTableUpdate::Reset {
-                table_len: r.u32_le("qrp table length")?,
-                infinity: r.u8("qrp infinity")?,
+                table_len: r.u32_le().map_err(field("qrp table length"))?,
+                infinity: r.u8().map_err(field("qrp infinity"))?,
             }),
             VARIANT_PATCH => Ok(RouteTableUpdate::Patch {
-                seq_no: r.u8("qrp seq no")?,
-                seq_size: r.u8("qrp seq size")?,
-                compressor: r.u8("qrp compressor")?,
-                entry_bits: r.u8("qrp entry bits")?,
+                seq_no: r.u8().map_err(field("qrp seq no"))?,
+                seq_size: r.u8().map_err(field("qrp seq size"))?,
+                compressor: r.u8().map_err(field("qrp compressor"))?,
+                entry_bits: r.u8().map_err(field("qrp entry bits"))?,
                 data: r.rest().to_vec(),
             }),
             v => Err(DecodeError::invalid(format!("QRP variant {v}"))),

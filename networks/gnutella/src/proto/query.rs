@@ -11,7 +11,7 @@
 
 use super::extensions::ExtensionArea;
 use super::huge::Sha1Urn;
-use super::reader::{wire_text, DecodeError, Reader};
+use super::reader::{field, wire_text, DecodeError, Reader};
 use swarmux_net::names::cut_at_char;
 
 /// Bit 15: the field holds flags, not a minimum speed.
@@ -106,8 +106,8 @@ impl Query {
     /// Decodes a Query payload.
     pub fn decode(payload: &[u8]) -> Result<Query, DecodeError> {
         let mut r = Reader::new(payload);
-        let flags = r.u16_be("query flags")?;
-        let text = r.nul_terminated("query text")?;
+        let flags = r.u16_be().map_err(field("query flags"))?;
+        let text = r.nul_terminated().map_err(field("query text"))?;
         if text.len() > MAX_TEXT {
             return Err(DecodeError::TooLarge {
                 what: "query text",

@@ -13,7 +13,7 @@
 use super::descriptor::Guid;
 use super::extensions::ExtensionArea;
 use super::ggep::{self, Extension};
-use super::reader::{wire_text, DecodeError, Reader};
+use super::reader::{field, wire_text, DecodeError, Reader};
 use std::net::SocketAddrV4;
 
 /// Bytes the deflated GGEP data of one whole hit (every result and the
@@ -166,15 +166,15 @@ impl QueryHit {
     pub fn decode(payload: &[u8]) -> Result<QueryHit, DecodeError> {
         let mut budget = GGEP_INFLATE_BUDGET;
         let mut r = Reader::new(payload);
-        let count = r.u8("hit count")?;
-        let port = r.u16_le("hit port")?;
-        let ip = r.ipv4("hit ip")?;
-        let speed = r.u32_le("hit speed")?;
+        let count = r.u8().map_err(field("hit count"))?;
+        let port = r.u16_le().map_err(field("hit port"))?;
+        let ip = r.ipv4().map_err(field("hit ip"))?;
+        let speed = r.u32_le().map_err(field("hit speed"))?;
         let mut results = Vec::with_capacity(usize::from(count));
         for _ in 0..count {
-            let index = r.u32_le("result index")?;
-            let size32 = r.u32_le("result size")?;
-            let name = r.nul_terminated("result name")?;
+            let index = r.u32_le().map_err(field("result index"))?;
+            let size32 = r.u32_le().map_err(field("result size"))?;
+            let name = r.nul_terminated().map_err(field("result name"))?;
             if name.len() > MAX_NAME {
                 return Err(DecodeError::TooLarge {
                     what: "result name",
@@ -182,7 +182,7 @@ impl QueryHit {
                     max: MAX_NAME,
                 });
             }
-            let area = r.nul_terminated("result extensions")?;
+            let area = r.nul_terminated().map_err(field("result extensions"))?;
             let granted = budget.min(RESULT_INFLATE_BUDGET);
             let mut left = granted;
             let mut ext = ExtensionArea::parse(area, &mut left);

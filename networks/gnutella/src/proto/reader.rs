@@ -1,5 +1,8 @@
-//! A bounds-checked cursor over a payload and the decode error every message
-//! decoder returns.
+//! The decode error every message decoder returns, and the shared
+//! bounds-checked [`Reader`] its decoders read payloads with.
+
+pub use swarmux_net::bytes::Reader;
+use swarmux_net::bytes::Short;
 
 /// Why a payload could not be decoded. Every variant means "drop the message";
 /// which ones also drop the link is the caller's policy.
@@ -39,87 +42,13 @@ pub fn wire_text(bytes: &[u8], max: usize) -> String {
     swarmux_net::names::cut_at_char(&text, max).to_string()
 }
 
-/// A cursor that never reads past the end of its slice.
-#[derive(Debug, Clone)]
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    /// A cursor at the start of `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    /// Bytes not read yet.
-    pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    /// The unread bytes, without consuming them.
-    pub fn rest(&self) -> &'a [u8] {
-        &self.buf[self.pos..]
-    }
-
-    /// Takes the next `n` bytes.
-    pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        if n > self.remaining() {
-            return Err(DecodeError::Truncated {
-                what,
-                needed: n,
-                left: self.remaining(),
-            });
-        }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    /// Takes a fixed-size array.
-    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.bytes(N, what)?);
-        Ok(out)
-    }
-
-    /// One byte.
-    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
-        Ok(self.array::<1>(what)?[0])
-    }
-
-    /// A little-endian u16.
-    pub fn u16_le(&mut self, what: &'static str) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(self.array(what)?))
-    }
-
-    /// A big-endian u16.
-    pub fn u16_be(&mut self, what: &'static str) -> Result<u16, DecodeError> {
-        Ok(u16::from_be_bytes(self.array(what)?))
-    }
-
-    /// A little-endian u32.
-    pub fn u32_le(&mut self, what: &'static str) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.array(what)?))
-    }
-
-    /// An IPv4 address in network order.
-    pub fn ipv4(&mut self, what: &'static str) -> Result<std::net::Ipv4Addr, DecodeError> {
-        Ok(std::net::Ipv4Addr::from(self.array::<4>(what)?))
-    }
-
-    /// The bytes up to the next NUL, consuming the NUL. Without a NUL, fails.
-    pub fn nul_terminated(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
-        let rest = self.rest();
-        match rest.iter().position(|&b| b == 0) {
-            Some(i) => {
-                self.pos += i + 1;
-                Ok(&rest[..i])
-            }
-            None => Err(DecodeError::invalid(format!(
-                "{what}: missing NUL terminator"
-            ))),
-        }
+/// Turns the shared reader's [`Short`] into [`DecodeError::Truncated`]
+/// naming the field read: `r.u8().map_err(field("hit count"))?`.
+pub fn field(what: &'static str) -> impl Fn(Short) -> DecodeError {
+    move |s| DecodeError::Truncated {
+        what,
+        needed: s.needed,
+        left: s.left,
     }
 }
 
@@ -137,20 +66,20 @@ mod tests {
     }
 
     #[test]
-    fn reads_fields_and_stops_at_the_end() {
-        let mut r = Reader::new(&[1, 2, 0, 3, 4, 0, 9]);
-        assert_eq!(r.u16_le("a").unwrap(), 0x0201);
-        assert_eq!(r.nul_terminated("s").unwrap(), b"");
-        assert_eq!(r.nul_terminated("s").unwrap(), &[3, 4]);
-        assert!(matches!(
-            r.u32_le("b"),
+    fn short_reads_name_their_field() {
+        let mut r = Reader::new(&[1, 2, 3]);
+        assert_eq!(r.u16_le().map_err(field("a")), Ok(0x0201));
+        assert_eq!(
+            r.u32_le().map_err(field("b")),
             Err(DecodeError::Truncated {
+                what: "b",
                 needed: 4,
-                left: 1,
-                ..
+                left: 1
             })
-        ));
-        assert!(r.nul_terminated("s").is_err());
-        assert_eq!(r.rest(), &[9]);
+        );
+        assert_eq!(
+            r.u32_le().map_err(field("b")).unwrap_err().to_string(),
+            "truncated b: needed 4 bytes, 1 left"
+        );
     }
 }
