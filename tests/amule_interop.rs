@@ -418,11 +418,15 @@ fn swarmux_downloads_from_amuled_and_swarmux_at_once() {
     let content = data(SIZE, 13);
     let amule_share = share(&w.dir("amule-files"), NAME, &content);
     let b_share = share(&w.dir("b"), NAME, &content).display().to_string();
-    // B is held back so that aMule's part matters.
+    // B is held back so that aMule's part matters, and so that the download
+    // lasts long enough (about 160 s) for a second try at amuled when its
+    // first connection stalls (aMule 2.3.3's receive stall, real-peers.md;
+    // a source that answered hello but not the slot request is tried again
+    // a minute after amuled drops it).
     let b = w.node(
         "b",
         B_IP,
-        &["--share", &b_share, "--max-upload-rate", "250"],
+        &["--share", &b_share, "--max-upload-rate", "125"],
     );
     b.wait_ready(1);
     let a = w.amuled(Some(&amule_share), 1);
@@ -436,11 +440,18 @@ fn swarmux_downloads_from_amuled_and_swarmux_at_once() {
     // Bytes received per peer address, as list --json reports while it runs.
     let mut per_peer: HashMap<String, u64> = HashMap::new();
     let mut amule_ul_seen = false;
+    let mut amule_states: Vec<String> = Vec::new();
     wait_for(400, "the download from two sources", || {
         let d = first_download(&c);
         for p in d["peers"].as_array().into_iter().flatten() {
             let addr = p["addr"].as_str().unwrap_or_default().to_string();
             let got = p["received"].as_u64().unwrap_or(0);
+            let state = p["state"].as_str().unwrap_or_default();
+            if addr.starts_with(&format!("{AMULE_IP}:"))
+                && amule_states.last().is_none_or(|s| s != state)
+            {
+                amule_states.push(state.to_string());
+            }
             let e = per_peer.entry(addr).or_default();
             *e = (*e).max(got);
         }
@@ -466,7 +477,9 @@ fn swarmux_downloads_from_amuled_and_swarmux_at_once() {
     println!("from amuled (per-peer received): {from_amule}, B uploaded {b_up}, aMule show ul had it: {amule_ul_seen}");
     assert!(
         from_amule > 0 || amule_ul_seen,
-        "amuled never uploaded to C: {per_peer:?}"
+        "amuled never uploaded to C: {per_peer:?}; C's amuled source went {amule_states:?}\n\
+         amuled log:\n{}",
+        a.log_tail(30)
     );
     println!("total {:?}", t0.elapsed());
 }
