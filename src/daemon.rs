@@ -190,8 +190,8 @@ pub async fn run(data_dir: PathBuf, overrides: DaemonOverrides) -> anyhow::Resul
     if config.ed2k.enabled {
         networks.push(Box::new(Ed2kNetwork::new(Ed2kConfig {
             listen: SocketAddr::new(config.ed2k.bind, config.ed2k.port),
-            // The engine adds configured and remembered servers at start.
-            servers: Vec::new(),
+            // The engine adds the remembered ones at start.
+            servers: config.ed2k.servers.clone(),
             nickname: config.ed2k.nickname.clone(),
             user_hash: user_hash(&data_dir)?,
             max_sources_per_download: config.ed2k.max_sources_per_download,

@@ -2,9 +2,9 @@
 //! `swarmux get https://…/x.torrent` and `swarmux get /path/x.torrent` read
 //! the .torrent (bounded, regular files only), keep it in `DATA/torrents/`, and
 //! hand the engine a `get` of the kept copy; `swarmux servers import FILE`
-//! reads and parses the server.met and hands the engine the addresses.
+//! reads the server list and hands the engine its bytes.
 
-use super::user_file::{read_regular, MAX_SERVER_MET, MAX_TORRENT};
+use super::user_file::{read_regular, MAX_SERVER_LIST, MAX_TORRENT};
 use super::EngineMsg;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -60,30 +60,18 @@ pub fn read_and_keep(path: &Path, dir: &Path) -> Result<PathBuf, String> {
     keep_torrent(dir, &bytes).map_err(|e| format!("cannot keep {}: {e}", path.display()))
 }
 
-/// Reads and parses the server.met at `path` on a blocking thread, then sends
-/// the engine the servers in it (as `HOST:PORT`) to add, answering `reply`.
-pub fn server_met_then_import(
+/// Reads the server list file at `path` on a blocking thread (a regular
+/// file of at most [`MAX_SERVER_LIST`] bytes), then hands the engine its
+/// bytes to parse with the network that reads it, answering `reply`.
+pub fn server_list_then_import(
     path: String,
     reply: oneshot::Sender<Response>,
     tx: mpsc::UnboundedSender<EngineMsg>,
 ) {
     tokio::task::spawn_blocking(move || {
-        let parsed =
-            read_regular(Path::new(&path), MAX_SERVER_MET, "a server.met").and_then(|bytes| {
-                swarmux_ed2k::proto::parse_server_met(&bytes)
-                    .map_err(|e| format!("{path} is not a valid server.met: {e}"))
-            });
-        match parsed {
-            Ok(servers) => {
-                let servers = servers
-                    .iter()
-                    .map(|s| format!("{}:{}", s.ip, s.port))
-                    .collect();
-                let _ = tx.send(EngineMsg::ServersFound {
-                    path,
-                    servers,
-                    reply,
-                });
+        match read_regular(Path::new(&path), MAX_SERVER_LIST, "a server list") {
+            Ok(bytes) => {
+                let _ = tx.send(EngineMsg::ServerListRead { path, bytes, reply });
             }
             Err(message) => {
                 let _ = reply.send(Response::Error { message });

@@ -47,10 +47,10 @@ pub enum EngineMsg {
         id: u64,
         result: Result<PathBuf, String>,
     },
-    /// The servers of an imported server.met, read off the engine's task.
-    ServersFound {
+    /// A server list file (`servers import`), read off the engine's task.
+    ServerListRead {
         path: String,
-        servers: Vec<String>,
+        bytes: Vec<u8>,
         reply: oneshot::Sender<Response>,
     },
     /// A .torrent from the watch folder, read and kept (or why not).
@@ -309,14 +309,10 @@ impl Engine {
                 fetch::local_torrent_then_get(&self.data_dir, target, reply, self.tx.clone());
             }
             EngineMsg::Request(Request::ServersImport { path }, reply) => {
-                fetch::server_met_then_import(path, reply, self.tx.clone());
+                fetch::server_list_then_import(path, reply, self.tx.clone());
             }
-            EngineMsg::ServersFound {
-                path,
-                servers,
-                reply,
-            } => {
-                let _ = reply.send(self.servers_import(&path, servers));
+            EngineMsg::ServerListRead { path, bytes, reply } => {
+                let _ = reply.send(self.servers_import(&path, &bytes));
             }
             EngineMsg::Watched { path, kept } => self.watched(path, kept),
             EngineMsg::WatchScanned => self.watching = false,
@@ -375,22 +371,33 @@ impl Engine {
         }
     }
 
+    /// Sends every network that uses servers the ones remembered for it (it
+    /// connects to its configured ones by itself); warns when it has none.
     fn connect_known_servers(&mut self) {
-        let mut servers: Vec<String> = self.config.ed2k.servers.clone();
-        match self.store.servers("ed2k") {
-            Ok(known) => servers.extend(known),
-            Err(e) => self.log_line(LogLevel::Error, "engine", format!("reading servers: {e}")),
-        }
-        servers.dedup();
-        if servers.is_empty() && self.net_index("ed2k").is_some() {
-            self.log_line(
-                LogLevel::Warn,
-                "ed2k",
-                "no server configured: add one with `swarmux servers add HOST:PORT` or `swarmux servers import server.met`".into(),
-            );
-        }
-        for s in servers {
-            self.send_to("ed2k", NetCommand::AddServer(s));
+        for i in 0..self.nets.len() {
+            let network = &self.nets[i].network;
+            let (name, configured) = match network.servers() {
+                Some(s) => (network.name(), s.configured_servers()),
+                None => continue,
+            };
+            let mut known = match self.store.servers(name) {
+                Ok(known) => known,
+                Err(e) => {
+                    self.log_line(LogLevel::Error, "engine", format!("reading servers: {e}"));
+                    Vec::new()
+                }
+            };
+            known.retain(|s| !configured.contains(s));
+            if known.is_empty() && configured.is_empty() {
+                self.log_line(
+                    LogLevel::Warn,
+                    name,
+                    "no server configured: add one with `swarmux servers add HOST:PORT` or `swarmux servers import FILE`".into(),
+                );
+            }
+            for s in known {
+                let _ = self.nets[i].commands.send(NetCommand::AddServer(s));
+            }
         }
     }
 

@@ -169,7 +169,7 @@ mod tests {
             id,
             name: format!("f{id}"),
             size: 1000,
-            network: "ed2k".into(),
+            network: "net-a".into(),
             hash: format!("ed2k:{id}"),
             link: String::new(),
             priority,

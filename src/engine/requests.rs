@@ -4,8 +4,9 @@ use super::files::{safe_file_name, temp_name};
 use super::{now_secs, Engine};
 use crate::store::DownloadRecord;
 use swarmux_api::{DownloadState, Request, Response, SearchParams};
+use swarmux_net::dial::host_port;
 use swarmux_net::message::LogLevel;
-use swarmux_net::{parse_query, NetCommand, SearchRequest};
+use swarmux_net::{parse_query, NetCommand, SearchRequest, Servers};
 
 fn error(message: impl Into<String>) -> Response {
     Response::Error {
@@ -73,7 +74,7 @@ impl Engine {
                 if self.net_index(&network).is_none() {
                     return error(format!("the {network} network is not enabled"));
                 }
-                match server_address(&addr) {
+                match host_port(&addr) {
                     Ok(addr) => {
                         self.info(&network, format!("connecting to {addr}"));
                         self.send_to(&network, NetCommand::AddServer(addr));
@@ -82,17 +83,7 @@ impl Engine {
                     Err(e) => error(e),
                 }
             }
-            Request::ServersRemove { addr } => match self.store.remove_server("ed2k", &addr) {
-                Ok(removed) => {
-                    self.send_to("ed2k", NetCommand::RemoveServer(addr.clone()));
-                    if removed {
-                        Response::Ok
-                    } else {
-                        error(format!("{addr} is not in the server list"))
-                    }
-                }
-                Err(e) => error(e.to_string()),
-            },
+            Request::ServersRemove { addr } => self.server_remove(&addr),
             // The engine's loop reads the file off its task first (see `fetch`).
             Request::ServersImport { path } => error(format!(
                 "{path}: a server.met is read before it reaches the queue"
@@ -185,6 +176,7 @@ impl Engine {
             ));
         };
         let network = net.network.name().to_string();
+        let checks_in_place = net.network.checks_data_in_place();
         let (name, size, hash) = match net.network.parse_link(&link) {
             Ok(v) => v,
             Err(e) => return error(format!("bad link: {e}")),
@@ -205,7 +197,7 @@ impl Engine {
         // qBittorrent and rtorrent do when pointed at existing data.
         let max = swarmux_net::names::name_max(&self.config.download_dir);
         let existing = self.config.download_dir.join(safe_file_name(&name, max));
-        let in_place = network == "bittorrent"
+        let in_place = checks_in_place
             && size > 0
             && std::fs::metadata(&existing).is_ok_and(|m| m.is_dir() || m.len() == size);
         let temp_path = if in_place {
@@ -329,53 +321,65 @@ impl Engine {
         Response::Ok
     }
 
-    fn server_add(&mut self, addr: &str) -> Response {
-        let addr = match server_address(addr) {
-            Ok(a) => a,
-            Err(e) => return error(e),
+    /// The first enabled network that uses servers, with its name.
+    fn server_network(&self) -> Result<(&'static str, &dyn Servers), Response> {
+        self.nets
+            .iter()
+            .find_map(|n| Some((n.network.name(), n.network.servers()?)))
+            .ok_or_else(|| error("no enabled network uses servers"))
+    }
+
+    fn server_add(&mut self, input: &str) -> Response {
+        let (name, addr) = match self.server_network() {
+            Ok((name, servers)) => match servers.parse_server(input) {
+                Ok(addr) => (name, addr),
+                Err(e) => return error(e),
+            },
+            Err(e) => return e,
         };
-        if let Err(e) = self.store.add_server("ed2k", &addr) {
+        if let Err(e) = self.store.add_server(name, &addr) {
             return error(e.to_string());
         }
-        self.send_to("ed2k", NetCommand::AddServer(addr));
+        self.send_to(name, NetCommand::AddServer(addr));
         Response::Ok
     }
 
-    /// Adds the servers read from the server.met at `path`.
-    pub(super) fn servers_import(&mut self, path: &str, servers: Vec<String>) -> Response {
+    fn server_remove(&mut self, input: &str) -> Response {
+        let (name, addr) = match self.server_network() {
+            Ok((name, servers)) => (name, servers.parse_server(input).unwrap_or(input.into())),
+            Err(e) => return e,
+        };
+        match self.store.remove_server(name, &addr) {
+            Ok(removed) => {
+                self.send_to(name, NetCommand::RemoveServer(addr.clone()));
+                if removed {
+                    Response::Ok
+                } else {
+                    error(format!("{addr} is not in the server list"))
+                }
+            }
+            Err(e) => error(e.to_string()),
+        }
+    }
+
+    /// Adds the servers of the server list file read from `path`.
+    pub(super) fn servers_import(&mut self, path: &str, bytes: &[u8]) -> Response {
+        let (name, servers) = match self.server_network() {
+            Ok((name, servers)) => match servers.parse_server_list(bytes) {
+                Ok(list) => (name, list),
+                Err(e) => return error(format!("{path}: {e}")),
+            },
+            Err(e) => return e,
+        };
         let mut count = 0;
         for addr in servers {
-            if self.store.add_server("ed2k", &addr).is_ok() {
-                self.send_to("ed2k", NetCommand::AddServer(addr));
+            if self.store.add_server(name, &addr).is_ok() {
+                self.send_to(name, NetCommand::AddServer(addr));
                 count += 1;
             }
         }
         self.info("servers", format!("imported {count} servers from {path}"));
         Response::Imported { count }
-    }
-}
-
-/// Normalizes `HOST:PORT` or an `ed2k://|server|HOST|PORT|/` link to `HOST:PORT`.
-fn server_address(input: &str) -> Result<String, String> {
-    let input = input.trim();
-    if input.starts_with("ed2k://") {
-        return match swarmux_ed2k::proto::parse_link(input) {
-            Ok(swarmux_ed2k::proto::Ed2kLink::Server { host, port }) => {
-                Ok(format!("{host}:{port}"))
-            }
-            Ok(_) => {
-                Err("that is a file link; servers add takes a server link or HOST:PORT".into())
-            }
-            Err(e) => Err(e.to_string()),
-        };
-    }
-    match input.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(input.to_string())
-        }
-        _ => Err(format!(
-            "{input:?} is not HOST:PORT (for example 127.0.0.1:4661)"
-        )),
     }
 }
 

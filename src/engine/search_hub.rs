@@ -159,19 +159,19 @@ mod tests {
     #[test]
     fn same_hash_merges_and_sources_add_up() {
         let mut hub = SearchHub::default();
-        let id = hub.start("x", &["ed2k".into(), "gnutella".into()]);
+        let id = hub.start("x", &["net-a".into(), "net-b".into()]);
         let h = ContentHash::Ed2k([1; 16]);
-        assert!(hub.add_hit(hit(id, "ed2k", "a.iso", h, 2)));
-        assert!(hub.add_hit(hit(id, "gnutella", "a copy.iso", h, 3)));
-        assert!(hub.add_hit(hit(id, "ed2k", "b.iso", ContentHash::Ed2k([2; 16]), 1)));
+        assert!(hub.add_hit(hit(id, "net-a", "a.iso", h, 2)));
+        assert!(hub.add_hit(hit(id, "net-b", "a copy.iso", h, 3)));
+        assert!(hub.add_hit(hit(id, "net-a", "b.iso", ContentHash::Ed2k([2; 16]), 1)));
         let v = &hub.views()[0];
         assert_eq!(v.rows.len(), 2);
         assert_eq!(v.rows[0].sources, 5);
         assert_eq!(v.rows[0].complete_sources, 2);
-        assert_eq!(v.rows[0].networks, vec!["ed2k", "gnutella"]);
+        assert_eq!(v.rows[0].networks, vec!["net-a", "net-b"]);
         assert_eq!(hub.links_of_row(v.rows[0].id).unwrap().len(), 2);
-        hub.network_done(id, "ed2k");
-        assert_eq!(hub.views()[0].pending, vec!["gnutella"]);
+        hub.network_done(id, "net-a");
+        assert_eq!(hub.views()[0].pending, vec!["net-b"]);
     }
 
     #[test]
@@ -181,7 +181,7 @@ mod tests {
         for _ in 0..KEPT_SEARCHES {
             hub.start("more", &[]);
         }
-        assert!(!hub.add_hit(hit(first, "ed2k", "a", ContentHash::Ed2k([1; 16]), 1)));
+        assert!(!hub.add_hit(hit(first, "net-a", "a", ContentHash::Ed2k([1; 16]), 1)));
         assert_eq!(hub.views().len(), KEPT_SEARCHES);
     }
 }

@@ -6,8 +6,8 @@
 use std::io::Read;
 use std::path::Path;
 
-/// The largest `server.met` read (real ones are a few kilobytes).
-pub const MAX_SERVER_MET: u64 = 1 << 20;
+/// The largest server list read (an eMule `server.met` is a few kilobytes).
+pub const MAX_SERVER_LIST: u64 = 1 << 20;
 /// The largest `.torrent` read or fetched: what BitTorrent itself reads
 /// (libtorrent's 10 MB).
 pub const MAX_TORRENT: u64 = swarmux_bittorrent::proto::metainfo::MAX_TORRENT_BYTES as u64;
@@ -55,13 +55,13 @@ mod tests {
     #[test]
     fn devices_fifos_folders_and_big_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let e = read_regular(Path::new("/dev/zero"), MAX_SERVER_MET, "a server.met").unwrap_err();
+        let e = read_regular(Path::new("/dev/zero"), MAX_SERVER_LIST, "a server.met").unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         // Returns at once instead of waiting for a writer.
-        let e = read_regular(&fifo, MAX_SERVER_MET, "a server.met").unwrap_err();
+        let e = read_regular(&fifo, MAX_SERVER_LIST, "a server.met").unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
         assert!(read_regular(dir.path(), 10, "a .torrent").is_err());
         let big = dir.path().join("big.torrent");

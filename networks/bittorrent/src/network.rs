@@ -58,6 +58,11 @@ impl Network for BitTorrentNetwork {
         link.to_ascii_lowercase().ends_with(".torrent") && Path::new(link).is_file()
     }
 
+    /// Data already in the download folder is checked and seeded there.
+    fn checks_data_in_place(&self) -> bool {
+        true
+    }
+
     fn parse_link(&self, link: &str) -> Result<(String, u64, ContentHash), String> {
         let link = link.trim();
         if is_magnet(link) {

@@ -7,6 +7,20 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
 
+/// Checks that `input` is `HOST:PORT` (a port from 1 to 65535) and returns
+/// it trimmed, or says what is expected.
+pub fn host_port(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    match input.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(input.to_string())
+        }
+        _ => Err(format!(
+            "{input:?} is not HOST:PORT (for example 127.0.0.1:4661)"
+        )),
+    }
+}
+
 /// Connects to `addr`, from `local` when it is a specific address
 /// (`None` or an unspecified address lets the kernel choose).
 pub async fn dial(local: Option<IpAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
@@ -49,6 +63,18 @@ pub async fn udp_socket(local: Option<IpAddr>, port: u16) -> io::Result<tokio::n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_port_wants_a_host_and_a_port() {
+        assert_eq!(
+            host_port(" 127.0.0.1:4661 ").as_deref(),
+            Ok("127.0.0.1:4661")
+        );
+        assert_eq!(host_port("[::1]:6346").as_deref(), Ok("[::1]:6346"));
+        for bad in ["", "host", ":4661", "host:0", "host:65536", "host:x"] {
+            assert!(host_port(bad).is_err(), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn outgoing_connections_leave_from_the_bound_address() {

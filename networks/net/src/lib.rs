@@ -36,7 +36,7 @@ pub use message::{
     DownloadId, DownloadSpec, DownloadStats, FileInfo, FilePriority, NetCommand, NetEvent,
     PeerInfo, SeedInfo, ServerInfo, UploadInfo,
 };
-pub use network::{Network, NetworkContext};
+pub use network::{Network, NetworkContext, Servers};
 pub use query::{parse_query, QueryExpr, QueryParseError};
 pub use rate::RateMeter;
 pub use search::{FileKind, SearchHit, SearchId, SearchRequest};

@@ -53,6 +53,19 @@ pub trait Network: Send + 'static {
     /// Parses a link into (name, size, hash) so the engine can queue it.
     fn parse_link(&self, link: &str) -> Result<(String, u64, crate::ContentHash), String>;
 
+    /// The network's server intake, when it uses servers (`swarmux servers
+    /// add|remove|import`); `None` (the default) when it has none.
+    fn servers(&self) -> Option<&dyn Servers> {
+        None
+    }
+
+    /// True when a download whose data already sits in the download folder
+    /// (same name, same size) is checked there and then seeded, instead of
+    /// being fetched into temp (BitTorrent, as qBittorrent and rtorrent do).
+    fn checks_data_in_place(&self) -> bool {
+        false
+    }
+
     /// Returns the network's task, which runs until [`NetCommand::Shutdown`] or
     /// the command channel closes. Called once; the task owns what it needs
     /// (implementations clone their configuration into it).
@@ -61,4 +74,21 @@ pub trait Network: Send + 'static {
         ctx: NetworkContext,
         commands: mpsc::UnboundedReceiver<NetCommand>,
     ) -> NetworkTask;
+}
+
+/// How a network that uses servers reads the servers a user names. The
+/// engine keeps the list (by network name) and sends each server to the
+/// network as [`NetCommand::AddServer`] / [`NetCommand::RemoveServer`].
+pub trait Servers {
+    /// A server the user typed (`HOST:PORT`, or a link form the network
+    /// knows) as the `HOST:PORT` the network connects to, or why not.
+    fn parse_server(&self, input: &str) -> Result<String, String>;
+
+    /// The servers in a server list file the user gave (an eMule
+    /// `server.met` for ed2k), as `HOST:PORT`, or why the file is not one.
+    fn parse_server_list(&self, bytes: &[u8]) -> Result<Vec<String>, String>;
+
+    /// The servers the network's configuration names; the network connects
+    /// to them by itself.
+    fn configured_servers(&self) -> Vec<String>;
 }

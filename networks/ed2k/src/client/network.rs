@@ -13,17 +13,20 @@ use crate::proto::link::{parse_link, Ed2kLink};
 use crate::proto::offer::offer_frame;
 use crate::proto::search::tree_from_request;
 use crate::proto::server_msg::{ip_to_u32, is_low_id, u32_to_ip, ClientToServer, ServerToClient};
+use crate::proto::servermet::parse_server_met;
 use crate::proto::tag::{find_tag, ids, TagValue};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use swarmux_net::dial::host_port;
 use swarmux_net::gate::{AcceptErrors, ConnectionGate, ACCEPT_RETRY};
 use swarmux_net::message::LogLevel;
 use swarmux_net::network::NetworkTask;
 use swarmux_net::{
-    ContentHash, DownloadId, NetCommand, NetEvent, Network, NetworkContext, ServerInfo, UploadInfo,
+    ContentHash, DownloadId, NetCommand, NetEvent, Network, NetworkContext, ServerInfo, Servers,
+    UploadInfo,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -93,12 +96,46 @@ impl Network for Ed2kNetwork {
         }
     }
 
+    fn servers(&self) -> Option<&dyn Servers> {
+        Some(self)
+    }
+
     fn run(
         &self,
         ctx: NetworkContext,
         commands: mpsc::UnboundedReceiver<NetCommand>,
     ) -> NetworkTask {
         Box::pin(run(self.config.clone(), ctx, commands))
+    }
+}
+
+impl Servers for Ed2kNetwork {
+    /// `HOST:PORT`, or an `ed2k://|server|HOST|PORT|/` link.
+    fn parse_server(&self, input: &str) -> Result<String, String> {
+        let input = input.trim();
+        if !self.handles_link(input) {
+            return host_port(input);
+        }
+        match parse_link(input).map_err(|e| e.to_string())? {
+            Ed2kLink::Server { host, port } => Ok(format!("{host}:{port}")),
+            Ed2kLink::File(_) => {
+                Err("that is a file link; servers add takes a server link or HOST:PORT".into())
+            }
+        }
+    }
+
+    /// An eMule `server.met`.
+    fn parse_server_list(&self, bytes: &[u8]) -> Result<Vec<String>, String> {
+        let servers =
+            parse_server_met(bytes).map_err(|e| format!("not a valid server.met: {e}"))?;
+        Ok(servers
+            .iter()
+            .map(|s| format!("{}:{}", s.ip, s.port))
+            .collect())
+    }
+
+    fn configured_servers(&self) -> Vec<String> {
+        self.config.servers.clone()
     }
 }
 
@@ -615,5 +652,58 @@ impl Main {
             self.last_total = total;
             self.env.events.emit(NetEvent::Uploaded(total));
         }
+    }
+}
+
+#[cfg(test)]
+mod servers_tests {
+    use super::*;
+
+    fn net(servers: &[&str]) -> Ed2kNetwork {
+        Ed2kNetwork::new(Ed2kConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            servers: servers.iter().map(|s| s.to_string()).collect(),
+            nickname: String::new(),
+            user_hash: [0; 16],
+            max_sources_per_download: 1,
+            max_connections: 1,
+            max_connections_per_address: 1,
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
+        })
+    }
+
+    #[test]
+    fn servers_are_host_port_or_server_links() {
+        let n = net(&["10.0.0.1:4661"]);
+        let s = n.servers().unwrap();
+        assert_eq!(
+            s.parse_server(" 127.0.0.1:4661 ").as_deref(),
+            Ok("127.0.0.1:4661")
+        );
+        assert_eq!(
+            s.parse_server("ed2k://|server|127.0.0.2|4242|/").as_deref(),
+            Ok("127.0.0.2:4242")
+        );
+        let file = "ed2k://|file|a.bin|3|0123456789ABCDEF0123456789ABCDEF|/";
+        assert!(s.parse_server(file).unwrap_err().contains("file link"));
+        assert!(s.parse_server("ed2k://|server|x|/").is_err());
+        assert!(s.parse_server("nohost").unwrap_err().contains("HOST:PORT"));
+        assert_eq!(s.configured_servers(), ["10.0.0.1:4661"]);
+    }
+
+    #[test]
+    fn a_server_met_lists_its_servers() {
+        let s = net(&[]);
+        let s = s.servers().unwrap();
+        // Version 0x0E, one server 127.0.0.1:4242 without tags.
+        let met = [0x0E, 1, 0, 0, 0, 127, 0, 0, 1, 0x92, 0x10, 0, 0, 0, 0];
+        assert_eq!(
+            s.parse_server_list(&met),
+            Ok(vec!["127.0.0.1:4242".to_string()])
+        );
+        assert!(s
+            .parse_server_list(b"\x0e\xff\xff")
+            .unwrap_err()
+            .contains("not a valid server.met"));
     }
 }
