@@ -288,25 +288,39 @@ impl Engine {
     fn handle(&mut self, msg: EngineMsg) {
         self.dirty = true;
         match msg {
-            // A .torrent URL (typed, or a Torznab result's link) is fetched
-            // off the engine thread first.
+            // A link file's URL (a .torrent's, typed or a Torznab result's
+            // link) is fetched off the engine thread first.
             EngineMsg::Request(Request::Get { target }, reply)
                 if self.link_of(&target).is_ok_and(|l| fetch::is_url(&l)) =>
             {
                 let url = self.link_of(&target).unwrap_or(target);
-                fetch::torrent_then_get(
-                    &self.data_dir,
-                    url,
-                    self.config.bittorrent.bind,
-                    reply,
-                    self.tx.clone(),
-                );
+                match self.link_files().next() {
+                    Some(files) => fetch::link_file_then_get(
+                        &self.data_dir,
+                        files,
+                        url,
+                        reply,
+                        self.tx.clone(),
+                    ),
+                    None => {
+                        let message = format!("no enabled network fetches {url}");
+                        let _ = reply.send(Response::Error { message });
+                    }
+                }
             }
-            // So is a .torrent file the user names.
+            // So is a link file the user names by path.
             EngineMsg::Request(Request::Get { target }, reply)
-                if fetch::is_local_torrent(&target, &self.data_dir.join("torrents")) =>
+                if self.local_link_file(&target).is_some() =>
             {
-                fetch::local_torrent_then_get(&self.data_dir, target, reply, self.tx.clone());
+                if let Some(files) = self.local_link_file(&target) {
+                    fetch::local_link_file_then_get(
+                        &self.data_dir,
+                        files,
+                        target,
+                        reply,
+                        self.tx.clone(),
+                    );
+                }
             }
             EngineMsg::Request(Request::ServersImport { path }, reply) => {
                 fetch::server_list_then_import(path, reply, self.tx.clone());
@@ -357,6 +371,20 @@ impl Engine {
 
     fn net_index(&self, name: &str) -> Option<usize> {
         self.nets.iter().position(|n| n.network.name() == name)
+    }
+
+    /// The link files of every enabled network that takes some.
+    fn link_files(&self) -> impl Iterator<Item = swarmux_net::LinkFiles> + '_ {
+        self.nets.iter().filter_map(|n| n.network.link_files())
+    }
+
+    /// The link files `target` is one of, when it names one by an absolute
+    /// path outside the kept copies.
+    fn local_link_file(&self, target: &str) -> Option<swarmux_net::LinkFiles> {
+        self.link_files().find(|files| {
+            let kept = fetch::kept_dir(&self.data_dir, files);
+            fetch::is_local_link_file(target, files, &kept)
+        })
     }
 
     fn send_to(&self, network: &str, cmd: NetCommand) {

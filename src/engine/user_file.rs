@@ -8,9 +8,6 @@ use std::path::Path;
 
 /// The largest server list read (an eMule `server.met` is a few kilobytes).
 pub const MAX_SERVER_LIST: u64 = 1 << 20;
-/// The largest `.torrent` read or fetched: what BitTorrent itself reads
-/// (libtorrent's 10 MB).
-pub const MAX_TORRENT: u64 = swarmux_bittorrent::proto::metainfo::MAX_TORRENT_BYTES as u64;
 
 /// Reads `path` if it is a regular file of at most `max` bytes; the error is a
 /// sentence for the user. `what` names the kind of file (`a .torrent`).

@@ -1,28 +1,26 @@
-//! The watch folder (`bittorrent.watch_dir`): every .torrent dropped there is
+//! Watch folders (a network's [`LinkFiles::watch_dir`], such as
+//! `bittorrent.watch_dir`): every link file dropped there (a .torrent) is
 //! added to the queue, then renamed `*.torrent.added` (or `*.torrent.invalid`
 //! with a log line saying why), as rtorrent and qBittorrent users expect.
-//! The folder is listed and the files read on a blocking thread, one scan at a
-//! time, and only regular files of a .torrent's size are read.
+//! The folders are listed and the files read on a blocking thread, one scan
+//! at a time, and only regular files of a link file's size are read.
 
-use super::fetch::read_and_keep;
+use super::fetch::{kept_dir, read_and_keep};
 use super::{Engine, EngineMsg};
 use std::path::{Path, PathBuf};
 use swarmux_api::Response;
 use swarmux_net::message::LogLevel;
+use swarmux_net::LinkFiles;
 
-/// The .torrent files waiting in `dir`, oldest name first.
-fn pending(dir: &Path) -> Vec<PathBuf> {
+/// The link files waiting in `dir`, oldest name first.
+fn pending(dir: &Path, files: &LinkFiles) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("torrent"))
-                && !p.is_dir()
-        })
+        .filter(|p| files.names(p) && !p.is_dir())
         .collect();
     files.sort();
     files
@@ -37,25 +35,33 @@ fn renamed(path: &Path, suffix: &str) -> PathBuf {
 }
 
 impl Engine {
-    /// Starts a scan of the watch folder unless one runs.
+    /// Starts a scan of the watch folders unless one runs.
     pub(super) fn scan_watch_dir(&mut self) {
-        let dir = self.config.bittorrent.watch_dir.clone();
-        if dir.as_os_str().is_empty() || self.watching {
+        let watched: Vec<(PathBuf, LinkFiles, PathBuf)> = self
+            .link_files()
+            .filter_map(|files| {
+                let dir = files.watch_dir.clone()?;
+                let kept = kept_dir(&self.data_dir, &files);
+                Some((dir, files, kept))
+            })
+            .collect();
+        if watched.is_empty() || self.watching {
             return;
         }
         self.watching = true;
-        let kept_dir = self.data_dir.join("torrents");
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
-            for path in pending(&dir) {
-                let kept = read_and_keep(&path, &kept_dir);
-                let _ = tx.send(EngineMsg::Watched { path, kept });
+            for (dir, files, kept_dir) in watched {
+                for path in pending(&dir, &files) {
+                    let kept = read_and_keep(&path, &files, &kept_dir);
+                    let _ = tx.send(EngineMsg::Watched { path, kept });
+                }
             }
             let _ = tx.send(EngineMsg::WatchScanned);
         });
     }
 
-    /// Queues a .torrent found in the watch folder and renames it (off the
+    /// Queues a link file found in a watch folder and renames it (off the
     /// engine's task) after the outcome.
     pub(super) fn watched(&mut self, path: PathBuf, kept: Result<PathBuf, String>) {
         let outcome = kept.and_then(|kept| match self.get(&kept.display().to_string()) {
@@ -98,7 +104,14 @@ mod tests {
             std::fs::write(dir.path().join(name), b"d").unwrap();
         }
         std::fs::create_dir(dir.path().join("d.torrent")).unwrap();
-        let got: Vec<_> = pending(dir.path())
+        let files = LinkFiles {
+            extension: "torrent",
+            max_bytes: 10,
+            magic: b"d",
+            bind: None,
+            watch_dir: None,
+        };
+        let got: Vec<_> = pending(dir.path(), &files)
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();

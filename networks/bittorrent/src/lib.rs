@@ -5,7 +5,6 @@
 //! engine, and keyword search ([`search`]: Torznab indexers, the local library).
 
 pub mod core;
-pub mod http;
 pub mod network;
 pub mod proto;
 pub mod search;

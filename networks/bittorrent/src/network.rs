@@ -2,6 +2,7 @@
 //! listener and the DHT, and the network-wide lists (uploads, seeds,
 //! trackers) merged from the torrent tasks' reports.
 
+use crate::proto::metainfo::MAX_TORRENT_BYTES;
 use crate::proto::Magnet;
 use crate::proto::Metainfo;
 use crate::search::Searcher;
@@ -21,8 +22,8 @@ use swarmux_net::magnet::{self, is_magnet};
 use swarmux_net::message::LogLevel;
 use swarmux_net::network::NetworkTask;
 use swarmux_net::{
-    ContentHash, DownloadId, NetCommand, NetEvent, Network, NetworkContext, SeedInfo, ServerInfo,
-    UploadInfo,
+    ContentHash, DownloadId, LinkFiles, NetCommand, NetEvent, Network, NetworkContext, SeedInfo,
+    ServerInfo, UploadInfo,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -56,6 +57,17 @@ impl Network for BitTorrentNetwork {
             });
         }
         link.to_ascii_lowercase().ends_with(".torrent") && Path::new(link).is_file()
+    }
+
+    /// `.torrent` files, fetched from the bind address, and the watch folder.
+    fn link_files(&self) -> Option<LinkFiles> {
+        Some(LinkFiles {
+            extension: "torrent",
+            max_bytes: MAX_TORRENT_BYTES as u64,
+            magic: b"d",
+            bind: self.cfg.local_ip(),
+            watch_dir: self.cfg.watch_dir.clone(),
+        })
     }
 
     /// Data already in the download folder is checked and seeded there.

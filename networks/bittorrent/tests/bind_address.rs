@@ -178,7 +178,7 @@ async fn everything_leaves_from_the_bound_address() {
     let url = format!("http://{web}/x.torrent");
     let local = Some(IpAddr::from(BOUND));
     let fetched = tokio::task::spawn_blocking(move || {
-        swarmux_bittorrent::http::get(&url, Duration::from_secs(10), 1 << 20, local)
+        swarmux_net::http::get(&url, Duration::from_secs(10), 1 << 20, local)
     });
     assert_eq!(fetched.await.unwrap().unwrap(), b"de");
 

@@ -13,6 +13,7 @@ pub mod gate;
 pub mod guard;
 pub mod hash;
 pub mod hashing;
+pub mod http;
 pub mod limits;
 pub mod magnet;
 pub mod message;
@@ -36,7 +37,7 @@ pub use message::{
     DownloadId, DownloadSpec, DownloadStats, FileInfo, FilePriority, NetCommand, NetEvent,
     PeerInfo, SeedInfo, ServerInfo, UploadInfo,
 };
-pub use network::{Network, NetworkContext, Servers};
+pub use network::{LinkFiles, Network, NetworkContext, Servers};
 pub use query::{parse_query, QueryExpr, QueryParseError};
 pub use rate::RateMeter;
 pub use search::{FileKind, SearchHit, SearchId, SearchRequest};

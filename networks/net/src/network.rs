@@ -59,6 +59,13 @@ pub trait Network: Send + 'static {
         None
     }
 
+    /// The files a user hands this network instead of a link (a `.torrent`),
+    /// by path, by URL or in a watched folder; `None` (the default) when it
+    /// takes none.
+    fn link_files(&self) -> Option<LinkFiles> {
+        None
+    }
+
     /// True when a download whose data already sits in the download folder
     /// (same name, same size) is checked there and then seeded, instead of
     /// being fetched into temp (BitTorrent, as qBittorrent and rtorrent do).
@@ -76,6 +83,39 @@ pub trait Network: Send + 'static {
     ) -> NetworkTask;
 }
 
+/// Files a network takes instead of a link (BitTorrent's `.torrent`). The
+/// engine reads them (regular files only, at most `max_bytes`), fetches them
+/// by URL from `bind`, keeps a copy in the data dir (`DATA/<extension>s/`)
+/// and queues the copy as the link; it watches `watch_dir` for dropped ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFiles {
+    /// The file name extension, without its dot (`torrent`), in any case.
+    pub extension: &'static str,
+    /// The largest one read or fetched.
+    pub max_bytes: u64,
+    /// How every real one starts (a .torrent is a bencoded dictionary: `d`).
+    pub magic: &'static [u8],
+    /// The address fetches leave from (`None`: the kernel picks).
+    pub bind: Option<std::net::IpAddr>,
+    /// The folder watched for dropped ones, if any.
+    pub watch_dir: Option<PathBuf>,
+}
+
+impl LinkFiles {
+    /// True when the file `path` names has this extension (any case; a
+    /// hidden `.torrent` with nothing before the dot has none).
+    pub fn names(&self, path: impl AsRef<std::path::Path>) -> bool {
+        path.as_ref()
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(self.extension))
+    }
+
+    /// What the user would call one (`a .torrent`), for messages.
+    pub fn what(&self) -> String {
+        format!("a .{}", self.extension)
+    }
+}
+
 /// How a network that uses servers reads the servers a user names. The
 /// engine keeps the list (by network name) and sends each server to the
 /// network as [`NetCommand::AddServer`] / [`NetCommand::RemoveServer`].
@@ -91,4 +131,26 @@ pub trait Servers {
     /// The servers the network's configuration names; the network connects
     /// to them by itself.
     fn configured_servers(&self) -> Vec<String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_files_are_named_by_their_extension() {
+        let files = LinkFiles {
+            extension: "torrent",
+            max_bytes: 1,
+            magic: b"d",
+            bind: None,
+            watch_dir: None,
+        };
+        assert!(files.names("/a/x.torrent"));
+        assert!(files.names("x.TORRENT"));
+        assert!(!files.names("/a/.torrent"));
+        assert!(!files.names("/a/x.torrent.added"));
+        assert!(!files.names("/a/torrent"));
+        assert_eq!(files.what(), "a .torrent");
+    }
 }

@@ -48,7 +48,7 @@ pub fn search(
     req: &SearchRequest,
     local: Option<IpAddr>,
 ) -> Result<Vec<SearchHit>, String> {
-    let body = crate::http::get(&search_url(indexer, req), INDEXER_TIMEOUT, MAX_BODY, local)
+    let body = swarmux_net::http::get(&search_url(indexer, req), INDEXER_TIMEOUT, MAX_BODY, local)
         .map_err(|e| redacted(e, &indexer.api_key))?;
     let text = String::from_utf8_lossy(&body);
     let items = parse_feed(&text).map_err(|e| e.to_string())?;

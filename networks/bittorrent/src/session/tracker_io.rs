@@ -73,7 +73,7 @@ pub(crate) async fn scrape_one(
 
 async fn http_get(url: String, local: Option<IpAddr>) -> Result<Vec<u8>, String> {
     tokio::task::spawn_blocking(move || {
-        crate::http::get(&url, HTTP_TIMEOUT, MAX_TRACKER_RESPONSE as u64, local)
+        swarmux_net::http::get(&url, HTTP_TIMEOUT, MAX_TRACKER_RESPONSE as u64, local)
     })
     .await
     .map_err(|e| e.to_string())?

@@ -1,5 +1,5 @@
 //! One blocking HTTP(S) GET with a time limit and a size cap, for trackers,
-//! Torznab indexers and .torrent URLs (call it off the async threads), sent
+//! Torznab indexers and link files fetched by URL (a .torrent) (call it off the async threads), sent
 //! from the configured bind address: ureq has no setting for a local
 //! address, so its TCP step is replaced by a connector that binds the socket
 //! (with `socket2`) before connecting, followed by ureq's own TLS connector.
