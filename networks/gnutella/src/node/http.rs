@@ -10,12 +10,15 @@ use crate::proto::handshake::user_agent;
 use crate::proto::headers::head_end;
 use crate::proto::huge::Sha1Urn;
 use std::net::SocketAddrV4;
+use swarmux_net::names::cut_at_char;
 use swarmux_net::percent;
 
 /// Largest request or response head.
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Most headers in one head.
 pub const MAX_HEADERS: usize = 64;
+/// Longest file name kept from a GIV line, in bytes.
+pub const MAX_GIV_NAME: usize = 1024;
 /// Most addresses kept from one `X-Alt` header.
 pub const MAX_ALT: usize = 32;
 
@@ -307,7 +310,10 @@ impl Giv {
             Some(Giv {
                 index: index.trim().parse().ok()?,
                 servent: parse_guid(guid.trim())?,
-                name: percent::decode_lossy(name, true),
+                // Free text, only logged: kept short, so that invalid
+                // UTF-8 (each byte read as a 3-byte U+FFFD) cannot make the
+                // line we write again longer than a head we accept.
+                name: cut_at_char(&percent::decode_lossy(name, true), MAX_GIV_NAME).to_string(),
             })
         })();
         giv.map(|g| Some((g, used)))
@@ -399,6 +405,25 @@ mod tests {
         let (got, used) = Giv::parse(&b).unwrap().unwrap();
         assert_eq!((got, &b[used..]), (g, &b"GET"[..]));
         assert!(Giv::parse(b"GIV x\n\n").is_err());
+    }
+
+    /// Found by fuzzing: a GIV whose name is 4,000 bytes of invalid UTF-8
+    /// read back as 12,000 bytes of U+FFFD, and the line written again was
+    /// over the head limit. The name is kept short instead.
+    #[test]
+    fn a_giv_of_invalid_text_is_written_back_within_the_limit() {
+        let mut b = format!("GIV 12:{}/", "7F".repeat(16)).into_bytes();
+        b.extend(vec![0xFF; 4000]);
+        b.extend(b"\n\n");
+        let (g, _) = Giv::parse(&b).unwrap().unwrap();
+        assert!(g.name.len() <= MAX_GIV_NAME);
+        let line = g.encode();
+        assert!(line.len() <= MAX_HEAD);
+        let (again, used) = Giv::parse(&line).unwrap().unwrap();
+        assert_eq!(
+            (again.index, again.servent, used),
+            (12, g.servent, line.len())
+        );
     }
 
     proptest! {
