@@ -33,30 +33,6 @@ pub fn is_local_link_file(target: &str, files: &LinkFiles, kept: &Path) -> bool 
     path.is_absolute() && !path.starts_with(kept) && files.names(target.trim())
 }
 
-/// Reads the link file at `path` on a blocking thread, keeps a copy, and
-/// sends the engine a `Get` of the copy that answers `reply`; a file that is
-/// missing, not a regular file or too large answers `reply` with the reason.
-pub fn local_link_file_then_get(
-    data_dir: &Path,
-    files: LinkFiles,
-    path: String,
-    reply: oneshot::Sender<Response>,
-    tx: mpsc::UnboundedSender<EngineMsg>,
-) {
-    let dir = kept_dir(data_dir, &files);
-    tokio::task::spawn_blocking(move || {
-        match read_and_keep(Path::new(path.trim()), &files, &dir) {
-            Ok(kept) => {
-                let target = kept.display().to_string();
-                let _ = tx.send(EngineMsg::Request(Request::Get { target }, reply));
-            }
-            Err(message) => {
-                let _ = reply.send(Response::Error { message });
-            }
-        }
-    });
-}
-
 /// Reads a user's link file and keeps a copy in `dir`.
 pub fn read_and_keep(path: &Path, files: &LinkFiles, dir: &Path) -> Result<PathBuf, String> {
     let what = files.what();
@@ -87,24 +63,33 @@ pub fn server_list_then_import(
     });
 }
 
-/// Fetches `url` from the network's bind address on a blocking thread,
-/// keeps it, and sends the engine a `Get` of the kept file that answers
-/// `reply`; a failed fetch answers `reply` with the reason.
+/// Gets a link file on a blocking thread (fetched from the network's bind
+/// address when `source` is a URL, else read from that path), keeps a copy,
+/// and sends the engine a `Get` of the copy that answers `reply`; a failed
+/// fetch, or a file that is missing, not a regular file or too large,
+/// answers `reply` with the reason.
 pub fn link_file_then_get(
     data_dir: &Path,
     files: LinkFiles,
-    url: String,
+    source: String,
     reply: oneshot::Sender<Response>,
     tx: mpsc::UnboundedSender<EngineMsg>,
 ) {
     let dir = kept_dir(data_dir, &files);
-    tokio::task::spawn_blocking(move || match fetch(&url, &files, &dir) {
-        Ok(path) => {
-            let target = path.display().to_string();
-            let _ = tx.send(EngineMsg::Request(Request::Get { target }, reply));
-        }
-        Err(message) => {
-            let _ = reply.send(Response::Error { message });
+    tokio::task::spawn_blocking(move || {
+        let kept = if is_url(&source) {
+            fetch(&source, &files, &dir)
+        } else {
+            read_and_keep(Path::new(source.trim()), &files, &dir)
+        };
+        match kept {
+            Ok(kept) => {
+                let target = kept.display().to_string();
+                let _ = tx.send(EngineMsg::Request(Request::Get { target }, reply));
+            }
+            Err(message) => {
+                let _ = reply.send(Response::Error { message });
+            }
         }
     });
 }

@@ -313,7 +313,7 @@ impl Engine {
                 if self.local_link_file(&target).is_some() =>
             {
                 if let Some(files) = self.local_link_file(&target) {
-                    fetch::local_link_file_then_get(
+                    fetch::link_file_then_get(
                         &self.data_dir,
                         files,
                         target,

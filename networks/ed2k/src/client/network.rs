@@ -674,7 +674,7 @@ mod servers_tests {
 
     #[test]
     fn servers_are_host_port_or_server_links() {
-        let n = net(&["10.0.0.1:4661"]);
+        let n = net(&["127.0.0.1:4661"]);
         let s = n.servers().unwrap();
         assert_eq!(
             s.parse_server(" 127.0.0.1:4661 ").as_deref(),
@@ -688,7 +688,7 @@ mod servers_tests {
         assert!(s.parse_server(file).unwrap_err().contains("file link"));
         assert!(s.parse_server("ed2k://|server|x|/").is_err());
         assert!(s.parse_server("nohost").unwrap_err().contains("HOST:PORT"));
-        assert_eq!(s.configured_servers(), ["10.0.0.1:4661"]);
+        assert_eq!(s.configured_servers(), ["127.0.0.1:4661"]);
     }
 
     #[test]
